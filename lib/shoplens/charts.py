@@ -1,0 +1,70 @@
+"""Plotly charts in the shoplens house theme, and `show()`, which makes them survive every renderer.
+
+Under papermill Plotly's default renderer emits only its own mimetype, which nbconvert drops without
+a word. `show()` publishes the figure twice in one output: as `application/vnd.plotly.v1+json` for
+JupyterLab, and as `text/html` (a div and a `Plotly.newPlot` call, no plotly.js) for the HTML
+renderers, which embed plotly.js once per file.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+PALETTE = ["#0f766e", "#e11d48", "#2563eb", "#d97706", "#7c3aed", "#0891b2", "#65a30d", "#db2777"]
+FONT = "Inter, 'Noto Sans', 'Noto Sans CJK SC', 'Noto Sans Thai', 'Segoe UI', Arial, sans-serif"
+HEIGHT = 380
+
+pio.templates["shoplens"] = go.layout.Template(
+    layout=go.Layout(
+        font={"family": FONT, "size": 13, "color": "#1f2937"},
+        colorway=PALETTE,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin={"l": 56, "r": 24, "t": 48, "b": 48},
+        xaxis={"gridcolor": "#e5e7eb", "linecolor": "#9ca3af", "zeroline": False},
+        yaxis={"gridcolor": "#e5e7eb", "linecolor": "#9ca3af", "zeroline": False},
+        legend={"orientation": "h", "y": -0.18},
+        hoverlabel={"font": {"family": FONT}},
+    )
+)
+pio.templates.default = "plotly_white+shoplens"
+
+
+def _floats(series: pd.Series) -> list:
+    """Decimal money -> float, for drawing only (tables keep the exact values)."""
+    return [float(v) if isinstance(v, Decimal) else v for v in series]
+
+
+def daily_bars_and_line(frame: pd.DataFrame, *, x: str, bars: str, line: str, bar_label: str, line_label: str,
+                        title: str) -> go.Figure:
+    """Bars for one metric and a line on a second axis for another, by day."""
+    fig = go.Figure()
+    fig.add_bar(x=list(frame[x]), y=_floats(frame[bars]), name=bar_label)
+    fig.add_scatter(x=list(frame[x]), y=_floats(frame[line]), name=line_label, yaxis="y2", mode="lines+markers")
+    fig.update_layout(title=title, height=HEIGHT,
+                      yaxis={"title": bar_label, "rangemode": "tozero"},
+                      yaxis2={"title": line_label, "overlaying": "y", "side": "right", "showgrid": False,
+                              "rangemode": "tozero", "tickformat": ",d"})
+    return fig
+
+
+def html_fragment(fig: go.Figure) -> str:
+    """The chart as a div plus its newPlot call; plotly.js itself is embedded once by the renderer."""
+    return pio.to_html(fig, full_html=False, include_plotlyjs=False, default_height=f"{fig.layout.height or HEIGHT}px",
+                       default_width="100%", config={"displaylogo": False, "responsive": True})
+
+
+def show(fig: go.Figure) -> None:
+    """Display `fig` so that JupyterLab and both HTML renderers all draw it."""
+    from IPython.display import publish_display_data
+
+    publish_display_data({
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig)) | {"config": {"displaylogo": False}},
+        "text/html": html_fragment(fig),
+        "text/plain": f"<Figure: {fig.layout.title.text or 'chart'}>",
+    })

@@ -1,0 +1,219 @@
+"""The `shoplens` command. Every ShoplensError becomes one readable line and exit code 1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from shoplens.config import load_settings
+from shoplens.errors import ShoplensError
+
+app = typer.Typer(help="Sync TikTok Shop data, define KPIs once, render notebook reports.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+sandbox_app = typer.Typer(help="The local TikTok Shop API emulator.", no_args_is_help=True)
+auth_app = typer.Typer(help="Authorize shoplens with a seller's shops.", no_args_is_help=True)
+reports_app = typer.Typer(help="Run and render reports.", no_args_is_help=True)
+metrics_app = typer.Typer(help="The KPI catalogue.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(auth_app, name="auth")
+app.add_typer(reports_app, name="reports")
+app.add_typer(metrics_app, name="metrics")
+console = Console()
+err = Console(stderr=True)
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ShoplensError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+                  port: int = typer.Option(8765, help="Port (0 picks a free one)."),
+                  seed: int = typer.Option(42, help="Same seed, same business."),
+                  shops: int = typer.Option(3, help="Number of shops (regions TH, GB, US, VN, MY, PH, ID, SG)."),
+                  orders_per_day: int = typer.Option(30, help="Average orders per shop per day.")) -> None:
+    """Serve the sandbox API in the foreground (Ctrl-C stops it)."""
+    from shoplens.sandbox import SANDBOX_APP_KEY, make_sandbox
+    from shoplens.sandbox.server import serve_forever
+
+    secret = os.environ.get("SHOPLENS_APP_SECRET") or secrets.token_hex(16)
+    sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day, app_secret=secret)
+    url = f"http://{host}:{port}"
+    console.print(f"sandbox: {shops} shops, seed {seed}, on {url}")
+    console.print(f"  export SHOPLENS_API_URL={url} SHOPLENS_AUTH_URL={url} "
+                  f"SHOPLENS_CONSENT_URL={url}/open/authorize SHOPLENS_APP_KEY={SANDBOX_APP_KEY}")
+    if "SHOPLENS_APP_SECRET" not in os.environ:
+        console.print("  the app secret was generated for this run; set SHOPLENS_APP_SECRET before starting "
+                      "the sandbox to choose it")
+    serve_forever(sandbox, host, port)
+
+
+@auth_app.command("url")
+def auth_url(state: str = typer.Option("", help="Opaque value echoed back to your redirect URL.")) -> None:
+    """Print the consent link a seller opens to authorize the app."""
+    from shoplens.tiktok import consent_url
+
+    settings = load_settings()
+    if not settings.service_id:
+        raise ShoplensError("no service id: set SHOPLENS_SERVICE_ID (from your app's page in Partner Center)")
+    console.print(consent_url(settings.consent_url, settings.service_id, state or secrets.token_urlsafe(8)))
+
+
+@auth_app.command("exchange")
+def auth_exchange(code: str = typer.Option(..., help="The auth code from the redirect after consent.")) -> None:
+    """Trade an auth code for tokens, saved 0600 in the workspace."""
+    from shoplens.tiktok import TokenStore, exchange_auth_code
+
+    settings = load_settings()
+    app_key, app_secret = settings.require_app()
+    tokens = exchange_auth_code(settings.auth_url, app_key, app_secret, code)
+    TokenStore(settings.tokens_path).save(tokens)
+    console.print(f"authorized {tokens.seller_name or tokens.open_id}; tokens saved to {settings.tokens_path}")
+
+
+@app.command("shops")
+def shops_command() -> None:
+    """List the shops every saved authorization covers (asks the API)."""
+    from shoplens.tiktok import ApiClient, TokenStore
+
+    settings = load_settings()
+    app_key, app_secret = settings.require_app()
+    table = Table("shop id", "name", "region", "seller type", "code")
+    for tokens in TokenStore(settings.tokens_path).require_all():
+        with ApiClient(settings.api_url, app_key, app_secret, tokens.access_token) as client:
+            for shop in client.get_authorized_shops():
+                table.add_row(str(shop["id"]), shop.get("name", ""), shop.get("region", ""),
+                              shop.get("seller_type", ""), shop.get("code", ""))
+    console.print(table)
+
+
+@app.command("sync")
+def sync_command() -> None:
+    """Sync every authorized shop into the warehouse."""
+    from shoplens.sync import raise_if_failed, sync_workspace
+    from shoplens.warehouse import Warehouse
+
+    settings = load_settings()
+    with Warehouse(settings.warehouse_path) as warehouse:
+        summary = sync_workspace(settings, warehouse, on_progress=lambda r: console.print(
+            f"shop {r.shop_id} {r.resource}: {r.rows} rows, {r.pages} pages, {r.retries} retries"
+            + (f" [red]failed: {r.error}[/red]" if r.error else "")))
+    raise_if_failed(summary)
+    console.print(f"synced into {settings.warehouse_path}")
+
+
+@reports_app.command("run")
+def reports_run(since: str = typer.Option(None, help="First day (YYYY-MM-DD); default: the latest full week."),
+                until: str = typer.Option(None, help="Last day, included (YYYY-MM-DD)."),
+                shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
+                lang: str = typer.Option("en", help="Report language: en or zh.")) -> None:
+    """Run the shop report for every synced shop, render it, and rebuild reports/index.html."""
+    from shoplens.demo import render_job
+    from shoplens.i18n import t
+    from shoplens.reports.batch import plan_shop_reports, run_batch
+    from shoplens.render import write_index
+    from shoplens.warehouse import Warehouse
+
+    t("shop_report", lang)
+    settings = load_settings()
+    with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
+        period = _period(warehouse, _parse_date(since, "--since"), _parse_date(until, "--until"))
+        jobs = plan_shop_reports(warehouse, settings.reports_dir, period, lang=lang, shops=shop or None)
+    batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=render_job,
+                      on_done=lambda o: console.print(f"{o.job.slug}: {o.status} ({o.seconds:.1f}s)"
+                                                      + (f" [red]{o.error}[/red]" if o.error else "")))
+    index = write_index(settings.reports_dir)
+    console.print(f"index: {index}")
+    if batch.failures:
+        raise ShoplensError(f"{len(batch.failures)} of {len(batch.outcomes)} reports failed; see {index}")
+
+
+def _period(warehouse, since: date | None, until: date | None) -> tuple[date, date]:
+    """The given days, or the latest complete ISO week (Monday-Sunday) in the warehouse."""
+    if since and until:
+        if since > until:
+            raise ShoplensError(f"--since {since} is after --until {until}: swap them")
+        return since, until
+    latest = warehouse.rows("SELECT CAST(max(create_time) AS DATE) FROM orders")[0][0]
+    if latest is None:
+        raise ShoplensError("the warehouse has no orders: run `shoplens sync` first")
+    sunday = latest if latest.weekday() == 6 else latest - timedelta(days=latest.weekday() + 1)
+    return (since or sunday - timedelta(days=6)), (until or sunday)
+
+
+@app.command("render")
+def render_command(notebook: Path = typer.Argument(..., help="An executed notebook."),
+                   to: str = typer.Option("html", help="Formats, comma-separated (html)."),
+                   title: str = typer.Option(None, help="Page title; default: the file name.")) -> None:
+    """Render one executed notebook to HTML next to it."""
+    from shoplens.render import render_html
+
+    formats = [f.strip() for f in to.split(",") if f.strip()]
+    unknown = [f for f in formats if f != "html"]
+    if unknown:
+        raise ShoplensError(f"--to {','.join(unknown)} is not supported yet; use --to html")
+    if not notebook.exists():
+        raise ShoplensError(f"no notebook at {notebook}")
+    out = render_html(notebook, notebook.with_suffix(".html"), title=title or notebook.stem)
+    console.print(str(out))
+
+
+@metrics_app.command("list")
+def metrics_list(lang: str = typer.Option("en", help="Labels in en or zh.")) -> None:
+    """Every metric in the catalogue with its definition."""
+    from shoplens.metrics import default_catalogue
+
+    table = Table("id", "label", "unit", "definition")
+    for m in default_catalogue().metrics:
+        table.add_row(m.id, m.label[lang], m.unit, m.description[lang])
+    console.print(table)
+
+
+@app.command("demo")
+def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
+                 shops: int = typer.Option(3, help="Sandbox shops."),
+                 orders_per_day: int = typer.Option(30, help="Average orders per shop per day.")) -> None:
+    """Sandbox -> sync -> reports -> HTML, in this workspace; prints where reports/index.html is."""
+    from shoplens.demo import run_demo
+
+    settings = load_settings()
+    result = run_demo(settings.home, seed=seed, shops=shops, orders_per_day=orders_per_day,
+                      say=lambda line: console.print(line, markup=False, highlight=False))
+    if result.batch.failures:
+        raise ShoplensError(f"{len(result.batch.failures)} report(s) failed; see {result.index}")
+    console.print(f"\nOpen the reports: {result.index}")
+
+
+def main() -> None:
+    """Console-script entry point: run the CLI, turn ShoplensError into one line and exit 1."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request URLs can carry secrets
+    try:
+        app(standalone_mode=False)
+    except ShoplensError as exc:
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

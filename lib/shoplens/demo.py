@@ -1,0 +1,88 @@
+"""`make demo`: the whole pipeline against the local sandbox, start to finish.
+
+Starts the sandbox on a free loopback port, authorizes through its consent page, syncs every shop,
+runs and renders every report, stops the sandbox. The sandbox's tokens stay in memory: the demo
+never writes credentials to the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from shoplens.config import Settings, warehouse_path
+from shoplens.reports.batch import BatchResult, plan_shop_reports, run_batch
+from shoplens.render import render_html, write_index
+from shoplens.sandbox import SandboxServer, make_sandbox
+from shoplens.sync import SyncSummary, raise_if_failed, sync_authorization
+from shoplens.tiktok import ApiClient, TokenSet, consent_url, exchange_auth_code
+from shoplens.warehouse import Warehouse
+
+DEMO_PERIOD = (date(2026, 11, 9), date(2026, 11, 15))  # ISO week 2026-W46, with 11.11 in it
+
+
+def authorize_with_sandbox(settings: Settings) -> TokenSet:
+    """Open the sandbox's consent page (it approves at once), take the code, exchange it."""
+    app_key, app_secret = settings.require_app()
+    link = consent_url(settings.consent_url, service_id="shoplens-demo", state="demo")
+    response = httpx.get(link, follow_redirects=False, timeout=10)
+    code = httpx.URL(response.headers["location"]).params["code"]
+    return exchange_auth_code(settings.auth_url, app_key, app_secret, code)
+
+
+@dataclass
+class DemoResult:
+    sync: SyncSummary
+    batch: BatchResult
+    index: Path
+
+
+def render_job(job) -> dict[str, Path]:
+    lang = job.parameters.get("lang", "en")
+    return {"html": render_html(job.executed_path, job.html_path, title=job.title, lang=lang)}
+
+
+def sandbox_settings(server: SandboxServer, home: Path) -> Settings:
+    """Settings pointing every host at a running sandbox, with its app credentials."""
+    url = server.url
+    return Settings(home=home, api_url=url, auth_url=url, consent_url=f"{url}/open/authorize",
+                    app_key=server.sandbox.gate.app_key, app_secret=server.sandbox.gate.app_secret)
+
+
+def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str], None] = lambda line: None,
+                      client_options: dict | None = None) -> SyncSummary:
+    """Authorize against a running sandbox and sync all its shops into `home`'s warehouse."""
+    settings = sandbox_settings(server, home)
+    tokens = authorize_with_sandbox(settings)
+    say(f"authorized: {tokens.seller_name}, scopes {', '.join(tokens.granted_scopes)}")
+    summary = SyncSummary()
+    app_key, app_secret = settings.require_app()
+    with Warehouse(settings.warehouse_path) as warehouse, \
+            ApiClient(server.url, app_key, app_secret, tokens.access_token, **(client_options or {})) as client:
+        sync_authorization(client, warehouse, summary,
+                           on_progress=lambda r: say(f"synced shop {r.shop_id} {r.resource}: {r.rows} rows, "
+                                                     f"{r.pages} pages in {r.seconds:.1f}s"))
+    raise_if_failed(summary)
+    return summary
+
+
+def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int = 30,
+             period: tuple[date, date] = DEMO_PERIOD, langs: tuple[str, ...] = ("en",),
+             say: Callable[[str], None] = print) -> DemoResult:
+    """Sandbox -> sync -> every report -> HTML -> reports/index.html, all under `home`."""
+    sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day)
+    with SandboxServer(sandbox) as server:
+        say(f"sandbox: {shops} shops (seed {seed}) at {server.url}")
+        summary = sync_from_sandbox(server, home, say=say)
+    reports_dir = home / "reports"
+    with Warehouse(warehouse_path(home), read_only=True) as warehouse:
+        jobs = [job for lang in langs for job in plan_shop_reports(warehouse, reports_dir, period, lang=lang)]
+    batch = run_batch(jobs, home=home, reports_dir=reports_dir, render=render_job,
+                      on_done=lambda o: say(f"report {o.job.report_id} {o.job.slug}: {o.status} in {o.seconds:.1f}s"
+                                            + (f" — {o.error}" if o.error else "")))
+    index = write_index(reports_dir)
+    return DemoResult(summary, batch, index)

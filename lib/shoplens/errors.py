@@ -1,0 +1,140 @@
+"""Every exception shoplens raises, in one tree.
+
+    ShoplensError
+    ├── ConfigError                 a setting, file or credential is missing or wrong
+    ├── ApiError                    the TikTok Shop API (or the sandbox) answered with an error
+    │   ├── SignatureRejected       106001: the `sign` query parameter did not match
+    │   ├── InvalidCredentials      36009004 family: bad app key, bad token header, timestamp window
+    │   ├── AuthExpired             105002: the access token has expired
+    │   ├── AuthCodeInvalid         36004004: the auth code was used or is older than 30 minutes
+    │   ├── ScopeMissing            105005: the app lacks a scope the endpoint needs
+    │   ├── ShopCipherMissing       106013: a shop endpoint was called without `shop_cipher`
+    │   ├── RateLimited             HTTP 429 / 36009002
+    │   ├── InvalidPath             36009009 / 36009014: unknown path or API version
+    │   └── TransientApiError       5xx, 36009003, 36009007, dropped connections (retryable)
+    ├── SyncError                   a sync run could not complete
+    ├── WarehouseError              the DuckDB warehouse is missing, locked or has an unexpected schema
+    ├── MetricError                 a metric query named something that does not exist
+    │   └── MetricDefinitionError   the catalogue itself is invalid (carries every problem at once)
+    ├── ReportError                 a notebook failed: notebook, cell index and exception name
+    └── RenderError                 a renderer failed: exit code and the tail of its stderr
+
+Errors from libraries underneath (httpx, duckdb, papermill) are translated where they are caught,
+with `raise ... from exc`. A message names the offending value and the option or file that fixes it.
+This module must not import anything from the rest of the package.
+"""
+
+from __future__ import annotations
+
+
+class ShoplensError(Exception):
+    """Base class of every error shoplens raises on purpose."""
+
+
+class ConfigError(ShoplensError):
+    """A setting, file or credential is missing or invalid."""
+
+
+class ApiError(ShoplensError):
+    """The API answered with a non-zero `code` or an error HTTP status."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
+                 request_id: str | None = None, path: str | None = None) -> None:
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+        self.path = path
+        where = f" ({path})" if path else ""
+        ident = f" [code {code}, HTTP {status}, request {request_id}]" if code is not None else ""
+        super().__init__(f"{message}{where}{ident}")
+        self.bare_message = message
+
+
+class SignatureRejected(ApiError):
+    """The API recomputed the signature and it did not match."""
+
+
+class InvalidCredentials(ApiError):
+    """App key, access token header or timestamp rejected."""
+
+
+class AuthExpired(ApiError):
+    """The access token has expired; refresh it."""
+
+
+class AuthCodeInvalid(ApiError):
+    """The auth code is single-use and valid for 30 minutes."""
+
+
+class ScopeMissing(ApiError):
+    """The app's granted scopes do not cover this endpoint."""
+
+
+class ShopCipherMissing(ApiError):
+    """A shop-scoped endpoint was called without `shop_cipher`."""
+
+
+class InvalidPath(ApiError):
+    """Unknown path, method or API version."""
+
+
+class TransientApiError(ApiError):
+    """A failure worth retrying: 5xx, internal error, timeout, dropped connection."""
+
+    retryable = True
+
+
+class RateLimited(TransientApiError):
+    """HTTP 429 or code 36009002; `retry_after` is in seconds when the server said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class SyncError(ShoplensError):
+    """A sync run could not complete."""
+
+
+class WarehouseError(ShoplensError):
+    """The warehouse is missing, locked or has an unexpected schema."""
+
+
+class MetricError(ShoplensError):
+    """A metric query asked for an unknown metric, dimension, policy or period."""
+
+
+class MetricDefinitionError(MetricError):
+    """The metric catalogue is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the metric catalogue has {len(self.problems)} problem(s):\n{lines}")
+
+
+class ReportError(ShoplensError):
+    """A report notebook failed while executing."""
+
+    def __init__(self, message: str, *, notebook: str, cell_index: int | None = None,
+                 exception: str | None = None, output_path: str | None = None) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.exception = exception
+        self.output_path = output_path
+        where = f" cell {cell_index}" if cell_index is not None else ""
+        exc = f" ({exception})" if exception else ""
+        super().__init__(f"{notebook}{where}{exc}: {message}")
+
+
+class RenderError(ShoplensError):
+    """A renderer failed."""
+
+    def __init__(self, message: str, *, exit_code: int | None = None, stderr_tail: str = "") -> None:
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        extra = f" (exit code {exit_code})" if exit_code is not None else ""
+        tail = f"\n{stderr_tail}" if stderr_tail else ""
+        super().__init__(f"{message}{extra}{tail}")

@@ -1,0 +1,6 @@
+"""Renderers (executed notebook -> HTML) and the reports index page."""
+
+from shoplens.render.builtin import render_html
+from shoplens.render.index import write_index
+
+__all__ = ["render_html", "write_index"]

@@ -1,0 +1,77 @@
+"""The built-in renderer: an executed notebook -> one self-contained HTML file, code hidden.
+
+nbconvert with our template (`templates/builtin`), plotly.js embedded once per file, a table of
+contents built from the report's headings, the house CSS. The page makes no network request.
+Files are written to a temp name and renamed, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+from shoplens import __version__
+from shoplens.errors import RenderError
+from shoplens.i18n import t
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
+HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell"}
+_H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """The plotly.js bundle, safe to inline in a <script> element."""
+    import plotly
+
+    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return bundle.read_text(encoding="utf-8").replace("</script", "<\\/script")
+
+
+@lru_cache(maxsize=1)
+def _exporter() -> HTMLExporter:
+    exporter = HTMLExporter(template_name="builtin", extra_template_basedirs=[str(TEMPLATES_DIR)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    remover = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
+    exporter.register_preprocessor(remover, enabled=True)
+    return exporter
+
+
+def table_of_contents(body: str, lang: str) -> str:
+    """An ordered list linking every <h2 id=...> of the page."""
+    entries = [f'<li><a href="#{anchor}">{label}</a></li>' for anchor, label in _H2.findall(body)]
+    if not entries:
+        return ""
+    return f'<span class="sl-toc-title">{html.escape(t("contents", lang))}</span><ol>{"".join(entries)}</ol>'
+
+
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str = "en") -> Path:
+    """Render an executed notebook to a self-contained HTML file at `html_path`."""
+    try:
+        nb = nbformat.read(str(notebook_path), as_version=4)
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"cannot read notebook {notebook_path}: {exc}") from exc
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    resources = {"shoplens": {
+        "title": title,
+        "lang_code": "zh-CN" if lang == "zh" else "en",
+        "css": (TEMPLATES_DIR / "builtin" / "report.css").read_text(encoding="utf-8"),
+        "plotly_js": plotly_js(),
+        "renderer": "builtin",
+        "contents_label": t("contents", lang),
+        "footer": f"shoplens {__version__} · rendered by the built-in renderer (nbconvert + Chromium) · {generated}",
+    }}
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    body = body.replace("@@SHOPLENS_TOC@@", table_of_contents(body, lang), 1)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = html_path.with_name(f".{html_path.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(html_path)
+    return html_path

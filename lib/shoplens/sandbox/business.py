@@ -1,0 +1,326 @@
+"""A seeded, believable TikTok Shop business for the sandbox to serve.
+
+Same seed and settings, same business: every id, price, order and refund follows from `random.Random(seed)`.
+The business covers a fixed window of days (by default the 91 days ending 2026-11-15, with the 10.10
+and 11.11 sales peaks in it), so notebook defaults and tests can name real dates. Each order carries
+its whole life as timed events (created, paid, shipped, delivered, completed or cancelled); what the
+API shows depends on the sandbox clock, so late data and status changes come for free.
+
+Money is Decimal throughout. This module does no I/O and imports nothing from sync or warehouse.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from shoplens.regions import REGIONS, Region
+
+REGION_ORDER = ("TH", "GB", "US", "VN", "MY", "PH", "ID", "SG")
+DEFAULT_LAST_DAY = date(2026, 11, 15)
+DEFAULT_DAYS = 91
+
+#: rough units of local currency per US dollar, for believable prices
+_PER_USD = {"THB": 35, "GBP": Decimal("0.79"), "USD": 1, "VND": 25000, "MYR": Decimal("4.5"),
+            "PHP": 57, "IDR": 16000, "SGD": Decimal("1.34")}
+#: prices end on a step that looks local (9.99, 199, 149000 ...)
+_PRICE_STEP = {"THB": 1, "GBP": Decimal("0.01"), "USD": Decimal("0.01"), "VND": 1000, "MYR": Decimal("0.1"),
+               "PHP": 1, "IDR": 100, "SGD": Decimal("0.1")}
+
+_BRANDS = ("Lumi", "Nori", "Kora", "Mala", "Sora", "Tiva", "Zeno", "Pika")
+_NOUNS = {
+    "en": ["Serum", "Lip Tint", "Sunscreen SPF50", "Phone Case", "Water Bottle", "Hoodie", "Sneakers",
+           "Face Mask", "Hair Clip", "Tote Bag", "Earbuds", "Desk Lamp"],
+    "th": ["เซรั่ม", "ลิปทินท์", "ครีมกันแดด", "เคสโทรศัพท์", "ขวดน้ำ", "เสื้อฮู้ด", "รองเท้าผ้าใบ", "มาส์กหน้า"],
+    "vi": ["Tinh chất dưỡng", "Son tint", "Kem chống nắng", "Ốp điện thoại", "Bình nước", "Áo hoodie",
+           "Giày thể thao", "Mặt nạ"],
+    "id": ["Serum Wajah", "Lip Tint", "Tabir Surya", "Casing HP", "Botol Minum", "Hoodie", "Sepatu", "Masker"],
+}
+_LANG = {"TH": "th", "VN": "vi", "ID": "id"}
+_VARIANTS = ("Red", "Blue", "Black", "White", "S", "M", "L", "30ml", "50ml")
+
+STATUS_FLOW = ("UNPAID", "AWAITING_SHIPMENT", "IN_TRANSIT", "DELIVERED", "COMPLETED")
+RETURN_DONE = "RETURN_OR_REFUND_REQUEST_COMPLETE"
+
+
+def state_at(events: list[tuple[int, str]], now: int) -> tuple[str, int]:
+    """The latest (status, time) at or before `now`; the first event if none has happened yet."""
+    i = bisect.bisect_right([t for t, _ in events], now) - 1
+    t, status = events[max(i, 0)]
+    return status, t
+
+
+@dataclass(frozen=True)
+class Shop:
+    id: str
+    name: str
+    region: Region
+    cipher: str
+    code: str
+    seller_type: str
+
+
+@dataclass(frozen=True)
+class Sku:
+    id: str
+    name: str
+    seller_sku: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    shop_id: str
+    title: str
+    skus: tuple[Sku, ...]
+    create_time: int
+
+
+@dataclass(frozen=True)
+class LineItem:
+    id: str
+    product: Product
+    sku: Sku
+    original_price: Decimal
+    seller_discount: Decimal
+
+    @property
+    def sale_price(self) -> Decimal:
+        return self.original_price - self.seller_discount
+
+
+@dataclass
+class Order:
+    id: str
+    shop: Shop
+    buyer_id: str
+    create_time: int
+    line_items: list[LineItem]
+    shipping_fee: Decimal
+    #: (unix time, status) in time order; the first is always UNPAID at create_time
+    events: list[tuple[int, str]] = field(default_factory=list)
+    paid_time: int | None = None
+    cancel_time: int | None = None
+    #: seconds after creation before the API shows the order (data lands late)
+    visible_after: int = 0
+
+    @property
+    def sub_total(self) -> Decimal:
+        return sum((li.sale_price for li in self.line_items), Decimal(0))
+
+    @property
+    def seller_discount(self) -> Decimal:
+        return sum((li.seller_discount for li in self.line_items), Decimal(0))
+
+    @property
+    def original_total(self) -> Decimal:
+        return sum((li.original_price for li in self.line_items), Decimal(0))
+
+    @property
+    def total_amount(self) -> Decimal:
+        return self.sub_total + self.shipping_fee
+
+    def visible_at(self, now: int) -> bool:
+        return self.create_time + self.visible_after <= now
+
+    def state_at(self, now: int) -> tuple[str, int]:
+        """(status, update_time) as the API shows them at `now`."""
+        return state_at(self.events, now)
+
+
+@dataclass
+class Return:
+    id: str
+    order: Order
+    line_items: list[LineItem]
+    return_type: str
+    #: (unix time, return_status) in time order
+    events: list[tuple[int, str]]
+
+    @property
+    def create_time(self) -> int:
+        return self.events[0][0]
+
+    @property
+    def refund_total(self) -> Decimal:
+        return sum((li.sale_price for li in self.line_items), Decimal(0))
+
+    def state_at(self, now: int) -> tuple[str, int]:
+        """(return_status, update_time) as the API shows them at `now`."""
+        return state_at(self.events, now)
+
+
+@dataclass
+class Business:
+    """Everything the sandbox serves, generated from one seed."""
+
+    seed: int
+    first_day: date
+    last_day: date
+    shops: list[Shop]
+    products: dict[str, list[Product]]
+    orders: dict[str, list[Order]]
+    returns: dict[str, list[Return]]
+
+    @property
+    def end_time(self) -> int:
+        """Unix time just after the business window (UTC midnight after the last day, plus a day)."""
+        return _unix(datetime.combine(self.last_day + timedelta(days=2), time(), UTC))
+
+    def shop(self, shop_id: str) -> Shop:
+        return next(s for s in self.shops if s.id == shop_id)
+
+
+def sandbox_shop_id(seed: int, index: int) -> str:
+    """Shop ids follow from seed and position, so docs and notebook defaults can name them."""
+    return str(7_494_000_000_000_000_000 + seed * 1_000 + index + 1)
+
+
+def generate_business(seed: int = 42, shops: int = 3, *, orders_per_day: int = 40,
+                      last_day: date = DEFAULT_LAST_DAY, days: int = DEFAULT_DAYS) -> Business:
+    """Build the whole business deterministically from `seed`."""
+    if not 1 <= shops <= 64:
+        raise ValueError(f"shops must be between 1 and 64, got {shops}")
+    rng = random.Random(seed)
+    first_day = last_day - timedelta(days=days - 1)
+    shop_list = [_make_shop(rng, seed, i) for i in range(shops)]
+    products = {s.id: _make_products(rng, s, first_day) for s in shop_list}
+    orders: dict[str, list[Order]] = {}
+    returns: dict[str, list[Return]] = {}
+    for s in shop_list:
+        scale = rng.uniform(0.6, 1.4)
+        orders[s.id] = _make_orders(rng, s, products[s.id], first_day, days, orders_per_day * scale)
+        returns[s.id] = _make_returns(rng, orders[s.id])
+    return Business(seed, first_day, last_day, shop_list, products, orders, returns)
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return str(rng.randrange(10 ** (n - 1), 10**n))
+
+
+def _make_shop(rng: random.Random, seed: int, index: int) -> Shop:
+    region = REGIONS[REGION_ORDER[index % len(REGION_ORDER)]]
+    brand = _BRANDS[index % len(_BRANDS)]
+    suffix = f" {index // len(REGION_ORDER) + 1}" if index >= len(REGION_ORDER) else ""
+    cipher = "ROW_" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                              for _ in range(28))
+    return Shop(id=sandbox_shop_id(seed, index), name=f"{brand} Official {region.code}{suffix}", region=region,
+                cipher=cipher, code=f"{region.code}LC{_digits(rng, 6)}",
+                seller_type="LOCAL" if region.code in ("GB", "US") else "CROSS_BORDER")
+
+
+def _price(rng: random.Random, currency: str, usd: float) -> Decimal:
+    step = Decimal(_PRICE_STEP[currency])
+    raw = Decimal(str(round(usd, 2))) * Decimal(_PER_USD[currency])
+    return max(step, (raw / step).quantize(Decimal(1)) * step)
+
+
+def _make_products(rng: random.Random, shop: Shop, first_day: date) -> list[Product]:
+    lang = _LANG.get(shop.region.code, "en")
+    nouns = _NOUNS[lang]
+    created = _unix(datetime.combine(first_day - timedelta(days=60), time(), UTC))
+    items = []
+    for i in range(24):
+        title = f"{_BRANDS[i % len(_BRANDS)]} {nouns[i % len(nouns)]}"
+        if i >= len(nouns):
+            title += f" {rng.choice(('Pro', 'Mini', 'Plus', '2.0'))}"
+        usd = rng.lognormvariate(2.6, 0.6)
+        skus = tuple(
+            Sku(id=_digits(rng, 19), name=variant, seller_sku=f"SKU-{i:03d}-{j}",
+                price=_price(rng, shop.region.currency, usd * rng.uniform(0.9, 1.15)))
+            for j, variant in enumerate(rng.sample(_VARIANTS, rng.randint(1, 3)))
+        )
+        items.append(Product(id=_digits(rng, 19), shop_id=shop.id, title=title, skus=skus, create_time=created))
+    return items
+
+
+def _day_multiplier(day: date) -> float:
+    if (day.month, day.day) == (11, 11):
+        return 3.2
+    if (day.month, day.day) == (10, 10):
+        return 2.0
+    if (day.month, day.day) in ((11, 10), (11, 12), (10, 9), (10, 11)):
+        return 1.5
+    return 1.15 if day.weekday() >= 5 else 1.0
+
+
+def _make_orders(rng: random.Random, shop: Shop, products: list[Product], first_day: date, days: int,
+                 per_day: float) -> list[Order]:
+    tz = ZoneInfo(shop.region.timezone)
+    weights = [1 / (rank + 1) ** 0.9 for rank in range(len(products))]  # a few best sellers
+    buyer_pool = [_digits(rng, 16) for _ in range(max(20, int(per_day * days * 0.45)))]
+    buyer_weights = [1 / (rank + 1) ** 0.5 for rank in range(len(buyer_pool))]
+    zero = Decimal(0)
+    orders: list[Order] = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        promo = _day_multiplier(day) > 1.4
+        for _ in range(_poisson(rng, per_day * _day_multiplier(day))):
+            hour = min(23, max(0, int(rng.gauss(19, 4.5))))
+            local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tz)
+            created = _unix(local)
+            line_items = []
+            for _unit in range(rng.choices((1, 2, 3), (70, 20, 10))[0]):
+                product = rng.choices(products, weights)[0]
+                sku = rng.choice(product.skus)
+                discount = (sku.price * Decimal("0.1")).quantize(sku.price) if promo and sku.price >= 10 else zero
+                line_items.append(LineItem(id=_digits(rng, 18), product=product, sku=sku,
+                                           original_price=sku.price, seller_discount=discount))
+            fee_usd = 0 if rng.random() < 0.5 else rng.choice((1.0, 1.5, 2.0))
+            shipping = _price(rng, shop.region.currency, fee_usd) if fee_usd else zero
+            order = Order(id=_digits(rng, 18), shop=shop, buyer_id=rng.choices(buyer_pool, buyer_weights)[0],
+                          create_time=created, line_items=line_items, shipping_fee=shipping,
+                          visible_after=rng.randrange(3600, 7200))
+            _plan_life(rng, order)
+            orders.append(order)
+    orders.sort(key=lambda o: (o.create_time, o.id))
+    return orders
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    # normal approximation is fine at these means and keeps the generator fast
+    return max(0, round(rng.gauss(mean, mean**0.5)))
+
+
+def _plan_life(rng: random.Random, order: Order) -> None:
+    t = order.create_time
+    order.events = [(t, "UNPAID")]
+    roll = rng.random()
+    if roll < 0.04:  # never paid: the system cancels it after a day
+        order.cancel_time = t + 86_400
+        order.events.append((order.cancel_time, "CANCELLED"))
+        return
+    order.paid_time = t + rng.randrange(30, 1800)
+    order.events.append((order.paid_time, "AWAITING_SHIPMENT"))
+    if roll < 0.07:  # paid, then cancelled by the buyer before shipping
+        order.cancel_time = order.paid_time + rng.randrange(600, 36_000)
+        order.events.append((order.cancel_time, "CANCELLED"))
+        return
+    shipped = order.paid_time + rng.randrange(12, 60) * 3600
+    delivered = shipped + rng.randrange(1, 5) * 86_400 + rng.randrange(0, 36_000)
+    order.events += [(shipped, "IN_TRANSIT"), (delivered, "DELIVERED"), (delivered + 7 * 86_400, "COMPLETED")]
+
+
+def _make_returns(rng: random.Random, orders: list[Order]) -> list[Return]:
+    result = []
+    for order in orders:
+        delivered = next((t for t, s in order.events if s == "DELIVERED"), None)
+        if delivered is None or rng.random() >= 0.06:
+            continue
+        requested = delivered + rng.randrange(3600, 5 * 86_400)
+        chosen = rng.sample(order.line_items, rng.randint(1, len(order.line_items)))
+        done = requested + rng.randrange(1, 4) * 86_400
+        result.append(Return(id=_digits(rng, 18), order=order, line_items=chosen,
+                             return_type=rng.choice(("REFUND", "RETURN_AND_REFUND")),
+                             events=[(requested, "RETURN_OR_REFUND_REQUEST_PENDING"), (done, RETURN_DONE)]))
+    result.sort(key=lambda r: (r.create_time, r.id))
+    return result

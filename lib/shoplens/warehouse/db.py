@@ -1,0 +1,136 @@
+"""The DuckDB warehouse: open (path, ":memory:" or a connection), migrate, upsert, read.
+
+Reports open it read-only, so many can run at once. Writes go through `transaction()`, so a failed
+load leaves the warehouse as it was. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from shoplens.errors import WarehouseError
+from shoplens.warehouse.schema import MIGRATIONS, MONEY, TABLE_KEYS
+
+
+_CAST = {
+    "str": "{c}",
+    "int": "{c}",
+    "bool": "{c}",
+    "time": "to_timestamp({c})",
+    "money": "CAST({c} AS " + MONEY + ")",
+    "now": "now()",
+}
+
+
+class Warehouse:
+    """A DuckDB database holding the synced shops' data."""
+
+    def __init__(self, target: str | Path | duckdb.DuckDBPyConnection = ":memory:", *,
+                 read_only: bool = False) -> None:
+        self.read_only = read_only
+        if isinstance(target, duckdb.DuckDBPyConnection):
+            self.path = None
+            self.con = target
+        else:
+            self.path = None if str(target) == ":memory:" else Path(target)
+            if self.path is not None and read_only and not self.path.exists():
+                raise WarehouseError(f"no warehouse at {self.path}: run `shoplens sync` first "
+                                     "(or set SHOPLENS_HOME to the workspace that has one)")
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.con = duckdb.connect(str(target), read_only=read_only)
+            except duckdb.IOException as exc:
+                raise WarehouseError(f"cannot open the warehouse {target}: {exc}") from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.migrate()
+        elif self.schema_version() < len(MIGRATIONS):
+            raise WarehouseError(f"the warehouse {target} has schema version {self.schema_version()}, "
+                                 f"this shoplens needs {len(MIGRATIONS)}: run `shoplens sync` to migrate it")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- schema ------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def migrate(self) -> None:
+        """Apply every migration not yet applied, each in its own transaction."""
+        self.con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                         "description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())")
+        current = self.schema_version()
+        for version, description, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute("INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
+                                 [version, description])
+
+    # --- writing -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN ... COMMIT, or ROLLBACK on any exception."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def upsert(self, table: str, records: list[dict], columns: dict[str, str]) -> int:
+        """Insert or replace `records` into `table`; call inside `transaction()`.
+
+        `columns` maps each column to its kind: "str", "int", "bool", "time" (Unix seconds -> TIMESTAMPTZ),
+        "money" (decimal string -> DECIMAL, never through a float) or "now". The table's primary key decides
+        what is replaced; records repeating a key keep the last one.
+        """
+        if not records:
+            return 0
+        key = TABLE_KEYS[table]
+        frame = pd.DataFrame.from_records(records, columns=[c for c, k in columns.items() if k != "now"])
+        frame = frame.drop_duplicates(subset=[key], keep="last")
+        for column, kind in columns.items():
+            if kind in ("time", "int"):
+                frame[column] = frame[column].astype("Int64")
+            elif kind in ("str", "money"):
+                frame[column] = frame[column].astype("string")
+        select = ", ".join(_CAST[kind].format(c=c) for c, kind in columns.items())
+        self.con.register("batch", frame)
+        try:
+            self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) SELECT {select} FROM batch")
+        finally:
+            self.con.unregister("batch")
+        return len(frame)
+
+    # --- reading -----------------------------------------------------------------------------
+    def rows(self, sql: str, params: Sequence | dict | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def frame(self, sql: str, params: Sequence | dict | None = None) -> pd.DataFrame:
+        """A query's result as a DataFrame, DECIMAL values kept as `decimal.Decimal`."""
+        cursor = self.con.execute(sql, params or [])
+        columns = [d[0] for d in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

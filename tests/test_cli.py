@@ -1,0 +1,67 @@
+"""The `shoplens` command as a user runs it: one readable line for a mistake, a non-zero exit, no
+traceback; and `shoplens demo` doing the whole pipeline in a fresh workspace."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SHOPLENS = str(Path(sys.executable).with_name("shoplens"))
+
+
+def run(args, home, **env):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLENS_")}
+    environment.update(SHOPLENS_HOME=str(home), **env)
+    return subprocess.run([SHOPLENS, *args], capture_output=True, text=True, env=environment, timeout=240)
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["reports", "run"], {}, "no warehouse at"),
+    (["sync"], {}, "no app key: set SHOPLENS_APP_KEY"),
+    (["sync"], {"SHOPLENS_APP_KEY": "k"}, "no app secret: set SHOPLENS_APP_SECRET"),
+    (["sync"], {"SHOPLENS_APP_KEY": "k", "SHOPLENS_APP_SECRET": "s"}, "run `shoplens auth exchange --code CODE`"),
+    (["auth", "url"], {}, "set SHOPLENS_SERVICE_ID"),
+    (["render", "missing.ipynb"], {}, "no notebook at missing.ipynb"),
+    (["render", "x.ipynb", "--to", "docx"], {}, "--to docx is not supported"),
+])
+def test_mistakes_get_one_line_and_exit_1(tmp_path, args, env, message):
+    done = run(args, tmp_path, **env)
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
+def test_reports_run_names_an_unknown_shop_and_bad_dates(synced):
+    home, _ = synced
+    done = run(["reports", "run", "--shop", "nope"], home)
+    assert done.returncode == 1 and "unknown shop id(s) nope" in done.stderr
+    done = run(["reports", "run", "--since", "2026-11-15", "--until", "2026-11-09"], home)
+    assert done.returncode == 1 and "swap them" in done.stderr
+    done = run(["reports", "run", "--since", "last week"], home)
+    assert done.returncode == 1 and "--since 'last week' is not a date" in done.stderr
+    done = run(["reports", "run", "--lang", "fr"], home)
+    assert done.returncode == 1 and "unknown language 'fr'" in done.stderr
+
+
+def test_a_config_file_with_a_secret_is_refused(tmp_path):
+    (tmp_path / "shoplens.toml").write_text('app_key = "k"\napp_secret = "oops"\n')
+    done = run(["sync"], tmp_path)
+    assert done.returncode == 1 and "holds app_secret" in done.stderr
+
+
+def test_metrics_list_shows_the_catalogue(tmp_path):
+    done = run(["metrics", "list"], tmp_path)
+    assert done.returncode == 0 and "gmv" in done.stdout and "refund_amount" in done.stdout
+
+
+def test_demo_runs_the_whole_pipeline_in_a_fresh_workspace(tmp_path):
+    done = run(["demo", "--shops", "3", "--orders-per-day", "4"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = tmp_path / "reports" / "index.html"
+    assert str(index) in done.stdout.replace("\n", "")
+    html_reports = sorted((tmp_path / "reports").rglob("*.html"))
+    assert len([p for p in html_reports if p.name != "index.html"]) == 3
+    assert (tmp_path / "data" / "shoplens.duckdb").exists()
+    assert not (tmp_path / ".shoplens").exists()

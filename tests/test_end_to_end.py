@@ -1,0 +1,142 @@
+"""Sandbox on an ephemeral port -> sync over HTTP -> papermill report in a real kernel -> built-in
+HTML -> headless Chromium. The GMV the report prints is checked against the sandbox's own data."""
+
+import json
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shoplens.demo import render_job
+from shoplens.reports.batch import plan_shop_reports, run_batch
+from shoplens.render import write_index
+from shoplens.warehouse import Warehouse
+
+PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
+
+
+def expected_gmv(sandbox, shop_id: str, period, tz: str = "Asia/Shanghai") -> Decimal:
+    """GMV by hand from the generator's orders: paid, not cancelled, placed on a local day in the period."""
+    zone, now = ZoneInfo(tz), sandbox.now()
+    total = Decimal(0)
+    for order in sandbox.business.orders[shop_id]:
+        if not order.visible_at(now) or order.paid_time is None or order.state_at(now)[0] == "CANCELLED":
+            continue
+        day = datetime.fromtimestamp(order.create_time, zone).date()
+        if period[0] <= day <= period[1]:
+            total += sum((li.sale_price for li in order.line_items), Decimal(0))
+    return total
+
+
+@pytest.fixture(scope="module")
+def batch(synced):
+    home, sandbox = synced
+    with Warehouse(home / "data" / "shoplens.duckdb", read_only=True) as wh:
+        jobs = plan_shop_reports(wh, home / "reports", PERIOD, lang="en")
+        jobs += plan_shop_reports(wh, home / "reports", PERIOD, lang="zh", shops=[sandbox.business.shops[0].id])
+    result = run_batch(jobs, home=home, reports_dir=home / "reports", render=render_job)
+    write_index(home / "reports")
+    return home, sandbox, result
+
+
+def open_offline(browser, path):
+    """Open a file with every network request refused; return page, console errors, failed requests."""
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    errors, remote = [], []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def block(route):
+        if not route.request.url.startswith("file://"):
+            remote.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", block)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, errors, remote
+
+
+def test_every_shop_gets_a_report_and_the_batch_succeeds(batch):
+    home, sandbox, result = batch
+    assert [o.status for o in result.outcomes] == ["ok"] * 4
+    slugs = {o.job.slug for o in result.outcomes}
+    assert {s.id for s in sandbox.business.shops} <= slugs
+    manifest = json.loads(result.manifest.read_text())
+    assert all(entry["outputs"]["html"].endswith(".html") for entry in manifest["reports"])
+
+
+def test_report_opens_offline_with_charts_drawn_and_exact_gmv(batch, browser):
+    home, sandbox, result = batch
+    for outcome in result.outcomes:
+        shop_id = outcome.job.parameters["shop_id"]
+        page, errors, remote = open_offline(browser, outcome.job.html_path)
+        page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
+                               ".every(d => d._fullLayout && d.querySelector('svg.main-svg'))", timeout=15000)
+        assert errors == [] and remote == []
+        charts = page.locator(".plotly-graph-div")
+        assert charts.count() == 1
+        assert page.locator(".plotly-graph-div .bars path").count() > 0  # the bars really drew
+        cell = page.locator('tr[data-metric="gmv"]')
+        assert Decimal(cell.get_attribute("data-value")) == expected_gmv(sandbox, shop_id, PERIOD)
+        shown = cell.locator("td").inner_text()
+        assert re.sub(r"[^\d.]", "", shown) == f"{expected_gmv(sandbox, shop_id, PERIOD):.2f}"
+        assert page.locator("pre").count() == 0 or "Traceback" not in page.content()
+        assert page.locator(".jp-InputArea").count() == 0  # code hidden
+        page.close()
+
+
+def test_chinese_report_has_chinese_headings(batch, browser):
+    home, sandbox, result = batch
+    zh = next(o for o in result.outcomes if o.job.parameters["lang"] == "zh")
+    page, errors, _ = open_offline(browser, zh.job.html_path)
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    headings = page.locator("h2").all_inner_texts()
+    assert "核心指标" in headings and "指标说明" in headings
+    assert errors == []
+    page.close()
+
+
+def test_a_shop_report_contains_no_other_shop(batch):
+    home, sandbox, result = batch
+    for outcome in result.outcomes:
+        mine = outcome.job.parameters["shop_id"]
+        text = outcome.job.html_path.read_text(encoding="utf-8") + outcome.job.executed_path.read_text(encoding="utf-8")
+        for shop in sandbox.business.shops:
+            if shop.id != mine:
+                assert shop.id not in text and shop.name not in text and shop.cipher not in text
+
+
+def test_no_secret_reaches_notebooks_reports_or_the_manifest(batch):
+    home, sandbox, result = batch
+    secret = sandbox.gate.app_secret
+    tokens = [g.access_token for g in sandbox.gate._grants.values()] + [g.refresh_token for g in
+                                                                         sandbox.gate._grants.values()]
+    assert tokens
+    for path in (home / "reports").rglob("*"):
+        if path.is_file():
+            content = path.read_text(encoding="utf-8", errors="replace")
+            assert secret not in content, path
+            assert not any(token in content for token in tokens), path
+    assert not (home / ".shoplens").exists()  # the sandbox flow keeps tokens in memory
+
+
+def test_index_links_every_report_and_works_from_disk(batch, browser):
+    home, sandbox, result = batch
+    page, errors, remote = open_offline(browser, home / "reports" / "index.html")
+    links = page.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    for outcome in result.outcomes:
+        assert str(outcome.job.html_path.relative_to(home / "reports")) in links
+    page.fill("#filter", sandbox.business.shops[1].id)
+    visible = page.locator("tr.sl-row:visible")
+    assert visible.count() == 1
+    assert errors == [] and remote == []
+    page.close()
+
+
+def test_period_defaults_cover_the_week_with_11_11(batch):
+    assert PERIOD[1] - PERIOD[0] == timedelta(days=6) and PERIOD[0].isoweekday() == 1
