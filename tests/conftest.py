@@ -62,3 +62,16 @@ def browser():
         chromium = launch(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def contract():
+    """The official OAS, fetched with `npm pack` into .cache/ (git-ignored); skipped only if npm
+    cannot reach its registry."""
+    from shoplens.tiktok.contract import OasUnavailable, OpenApiContract, fetch_oas
+
+    try:
+        oas_dir = fetch_oas(Path(__file__).resolve().parents[1] / ".cache" / "oas")
+    except OasUnavailable as exc:
+        pytest.skip(f"contract tests need the OAS from npm: {exc}")
+    return OpenApiContract(oas_dir)
