@@ -3,6 +3,7 @@ traceback; and `shoplens demo` doing the whole pipeline in a fresh workspace."""
 
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -65,3 +66,26 @@ def test_demo_runs_the_whole_pipeline_in_a_fresh_workspace(tmp_path):
     assert len([p for p in html_reports if p.name != "index.html"]) == 3
     assert (tmp_path / "data" / "shoplens.duckdb").exists()
     assert not (tmp_path / ".shoplens").exists()
+
+
+def test_auth_status_warns_near_expiry_and_auth_refresh_renews(server, tokens, tmp_path):
+    from dataclasses import replace
+
+    from shoplens.tiktok import TokenStore
+
+    gate = server.sandbox.gate
+    store = TokenStore(tmp_path / ".shoplens" / "tokens.json")
+    store.save(replace(tokens, refresh_token_expire_in=int(time.time()) + 3 * 86_400))
+    env = {"SHOPLENS_API_URL": server.url, "SHOPLENS_AUTH_URL": server.url, "SHOPLENS_APP_KEY": gate.app_key,
+           "SHOPLENS_APP_SECRET": gate.app_secret, "COLUMNS": "300"}
+    status = run(["auth", "status"], tmp_path, **env)
+    assert status.returncode == 0, status.stderr
+    assert "Sandbox Seller" in status.stdout and "seller.order.info" in status.stdout
+    assert "warning:" in status.stdout and "authorize again" in status.stdout
+    assert tokens.access_token not in status.stdout + status.stderr
+    renewed = run(["auth", "refresh"], tmp_path, **env)
+    assert renewed.returncode == 0, renewed.stderr
+    assert store.all()[0].access_token != tokens.access_token
+    assert "warning:" not in run(["auth", "status"], tmp_path, **env).stdout
+    shops = run(["shops"], tmp_path, **env)
+    assert shops.returncode == 0 and server.sandbox.business.shops[0].id in shops.stdout

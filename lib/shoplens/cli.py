@@ -85,16 +85,65 @@ def auth_exchange(code: str = typer.Option(..., help="The auth code from the red
     console.print(f"authorized {tokens.seller_name or tokens.open_id}; tokens saved to {settings.tokens_path}")
 
 
+@auth_app.command("status")
+def auth_status() -> None:
+    """Each saved authorization: seller, token expiries, granted scopes.
+
+    Warns when the refresh token (and with it the authorization) expires within 7 days: the seller
+    must then authorize again. Access tokens last 7 days and `sync` renews them by itself.
+    """
+    import time as _time
+
+    from shoplens.tiktok import TokenStore
+
+    settings = load_settings()
+    table = Table("seller", "open id", "access token expires", "authorization expires", "scopes")
+    warnings = []
+    now = _time.time()
+
+    def when(ts: int) -> str:
+        days = (ts - now) / 86_400
+        state = "expired" if days <= 0 else f"in {days:.1f} days"
+        return f"{_time.strftime('%Y-%m-%d %H:%M UTC', _time.gmtime(ts))} ({state})"
+
+    for tokens in TokenStore(settings.tokens_path).require_all():
+        table.add_row(tokens.seller_name or "?", tokens.open_id, when(tokens.access_token_expire_in),
+                      when(tokens.refresh_token_expire_in), ", ".join(tokens.granted_scopes))
+        if tokens.refresh_token_expire_in - now <= 7 * 86_400:
+            warnings.append(f"{tokens.seller_name or tokens.open_id}: the authorization expires "
+                            f"{when(tokens.refresh_token_expire_in)}; the seller must authorize again "
+                            "(`shoplens auth url`, then `shoplens auth exchange`)")
+    console.print(table)
+    for line in warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}")
+
+
+@auth_app.command("refresh")
+def auth_refresh() -> None:
+    """Refresh every saved authorization's tokens now and save the new pair."""
+    from shoplens.tiktok import StoredTokens, TokenStore
+
+    settings = load_settings()
+    app_key, app_secret = settings.require_app()
+    store = TokenStore(settings.tokens_path)
+    for tokens in store.require_all():
+        source = StoredTokens(store, tokens, auth_url=settings.auth_url, app_key=app_key, app_secret=app_secret)
+        source.refresh()
+        console.print(f"refreshed {tokens.seller_name or tokens.open_id}")
+
+
 @app.command("shops")
 def shops_command() -> None:
     """List the shops every saved authorization covers (asks the API)."""
-    from shoplens.tiktok import ApiClient, TokenStore
+    from shoplens.tiktok import ApiClient, StoredTokens, TokenStore
 
     settings = load_settings()
     app_key, app_secret = settings.require_app()
     table = Table("shop id", "name", "region", "seller type", "code")
-    for tokens in TokenStore(settings.tokens_path).require_all():
-        with ApiClient(settings.api_url, app_key, app_secret, tokens.access_token) as client:
+    store = TokenStore(settings.tokens_path)
+    for tokens in store.require_all():
+        source = StoredTokens(store, tokens, auth_url=settings.auth_url, app_key=app_key, app_secret=app_secret)
+        with ApiClient(settings.api_url, app_key, app_secret, source) as client:
             for shop in client.get_authorized_shops():
                 table.add_row(str(shop["id"]), shop.get("name", ""), shop.get("region", ""),
                               shop.get("seller_type", ""), shop.get("code", ""))

@@ -29,6 +29,7 @@ FILE_KEYS = {
     "consent_url": "SHOPLENS_CONSENT_URL",
     "app_key": "SHOPLENS_APP_KEY",
     "service_id": "SHOPLENS_SERVICE_ID",
+    "api_qps": "SHOPLENS_API_QPS",
 }
 
 
@@ -42,7 +43,18 @@ class Settings:
     consent_url: str = DEFAULT_CONSENT_URL
     app_key: str | None = None
     service_id: str | None = None
+    #: client-side requests per second per (shop, endpoint); the API allows 50 by default
+    api_qps: float = 40.0
     app_secret: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            qps = float(self.api_qps)
+        except (TypeError, ValueError):
+            raise ConfigError(f"api_qps {self.api_qps!r} is not a number: set SHOPLENS_API_QPS to e.g. 40") from None
+        if not 0 < qps <= 1000:
+            raise ConfigError(f"api_qps {qps} is out of range: use a value between 0 and 1000 (API default 50)")
+        object.__setattr__(self, "api_qps", qps)
 
     @property
     def warehouse_path(self) -> Path:

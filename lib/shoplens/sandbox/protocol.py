@@ -40,6 +40,7 @@ class Grant:
     access_expires: int
     refresh_token: str
     refresh_expires: int
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Gatekeeper:
     token_ttl: int = 7 * 86_400
     #: requests per second per (app, shop, endpoint) before 429
     qps: float = 50.0
+    #: scopes granted to tokens issued from now on (None: every scope the sandbox knows)
+    scopes: list[str] | None = None
     wall: Callable[[], float] = time.time
     _codes: dict[str, float] = field(default_factory=dict, repr=False)
     _grants: dict[str, Grant] = field(default_factory=dict, repr=False)
@@ -68,6 +71,11 @@ class Gatekeeper:
     def check_app(self, app_key: str | None, app_secret: str | None) -> None:
         if app_key != self.app_key or not secrets.compare_digest(app_secret or "", self.app_secret):
             raise ProtocolError(400, 36009004, "Invalid credentials. Invalid `app_key` query parameter.")
+
+    def granted_scopes(self) -> list[str]:
+        from shoplens.tiktok.endpoints import ENDPOINTS
+
+        return sorted({e.scope for e in ENDPOINTS.values()}) if self.scopes is None else list(self.scopes)
 
     def redeem_auth_code(self, code: str) -> Grant:
         with self._lock:
@@ -87,7 +95,8 @@ class Gatekeeper:
     def _new_grant(self) -> Grant:
         now = int(self.wall())
         grant = Grant(access_token="TTP_" + secrets.token_urlsafe(24), access_expires=now + self.token_ttl,
-                      refresh_token="TTP_" + secrets.token_urlsafe(24), refresh_expires=now + 3650 * 86_400)
+                      refresh_token="TTP_" + secrets.token_urlsafe(24), refresh_expires=now + 3650 * 86_400,
+                      scopes=tuple(self.granted_scopes()))
         with self._lock:
             self._grants[grant.access_token] = grant
         return grant
@@ -98,7 +107,7 @@ class Gatekeeper:
 
     # --- per request ---------------------------------------------------------------------------
     def check_request(self, path: str, query: list[tuple[str, str]], body: bytes, content_type: str | None,
-                      token: str | None) -> None:
+                      token: str | None, scope: str = "") -> None:
         """Signature, timestamp and token checks, in the gateway's order."""
         params = dict(query)
         if params.get("app_key") != self.app_key:
@@ -117,6 +126,10 @@ class Gatekeeper:
         if grant.access_expires <= self.wall():
             raise ProtocolError(401, 105002,
                                 "Expired credentials. The `access_token` or `x-tts-access-token` header has expired.")
+        if scope and scope not in grant.scopes:
+            raise ProtocolError(403, 105005, "Access denied. The app is not authorized to access the endpoint "
+                                             "because the access scopes granted for the app or the access token do "
+                                             "not contain the required access scope for the endpoint.")
 
     def _check_timestamp(self, raw: str | None) -> None:
         try:

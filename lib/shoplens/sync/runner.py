@@ -19,7 +19,7 @@ from shoplens.config import Settings
 from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.mapping import (LINE_ITEM_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS, SHOP_COLUMNS, order_rows,
                                    refund_rows, shop_row)
-from shoplens.tiktok import ApiClient, TokenSet, TokenStore, refresh_tokens
+from shoplens.tiktok import ApiClient, RateLimiter, StoredTokens, TokenStore
 from shoplens.warehouse import Warehouse
 
 #: refresh an access token this long before it expires
@@ -57,21 +57,14 @@ def sync_workspace(settings: Settings, warehouse: Warehouse, *, transport: httpx
     app_key, app_secret = settings.require_app()
     store = TokenStore(settings.tokens_path)
     summary = SyncSummary()
+    limiter = RateLimiter(qps=settings.api_qps)
     for tokens in store.require_all():
-        tokens = _fresh_tokens(settings, store, tokens, transport)
-        with ApiClient(settings.api_url, app_key, app_secret, tokens.access_token, transport=transport) as client:
+        source = StoredTokens(store, tokens, auth_url=settings.auth_url, app_key=app_key, app_secret=app_secret,
+                              transport=transport)
+        source.refresh_if_expiring(REFRESH_MARGIN_S)
+        with ApiClient(settings.api_url, app_key, app_secret, source, transport=transport, limiter=limiter) as client:
             sync_authorization(client, warehouse, summary, on_progress=on_progress)
     return summary
-
-
-def _fresh_tokens(settings: Settings, store: TokenStore, tokens: TokenSet,
-                  transport: httpx.BaseTransport | None) -> TokenSet:
-    if not tokens.expires_within(REFRESH_MARGIN_S):
-        return tokens
-    app_key, app_secret = settings.require_app()
-    fresh = refresh_tokens(settings.auth_url, app_key, app_secret, tokens.refresh_token, transport=transport)
-    store.save(fresh)
-    return fresh
 
 
 def sync_authorization(client: ApiClient, warehouse: Warehouse, summary: SyncSummary, *,

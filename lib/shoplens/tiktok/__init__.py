@@ -3,9 +3,12 @@
 Imports nothing from sync, warehouse or reports.
 """
 
-from shoplens.tiktok.auth import TokenSet, TokenStore, consent_url, exchange_auth_code, refresh_tokens
-from shoplens.tiktok.client import ApiClient, Page, RetryPolicy
+from shoplens.tiktok.auth import StoredTokens, TokenSet, TokenStore, consent_url, exchange_auth_code, refresh_tokens
+from shoplens.tiktok.client import ApiClient, AsyncApiClient, Page, RetryPolicy, StaticToken, TokenSource, time_window
+from shoplens.tiktok.endpoints import ENDPOINTS, Endpoint
+from shoplens.tiktok.ratelimit import RateLimiter
 from shoplens.tiktok.signing import TikTokSigner, compute_sign
 
-__all__ = ["ApiClient", "Page", "RetryPolicy", "TikTokSigner", "TokenSet", "TokenStore", "compute_sign",
-           "consent_url", "exchange_auth_code", "refresh_tokens"]
+__all__ = ["ENDPOINTS", "ApiClient", "AsyncApiClient", "Endpoint", "Page", "RateLimiter", "RetryPolicy",
+           "StaticToken", "StoredTokens", "TikTokSigner", "TokenSet", "TokenSource", "TokenStore", "compute_sign",
+           "consent_url", "exchange_auth_code", "refresh_tokens", "time_window"]

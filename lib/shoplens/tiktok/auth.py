@@ -6,6 +6,7 @@ URLs must never be logged or put in an error message; errors here name the endpo
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -109,3 +110,38 @@ class TokenStore:
                 f"no authorized seller in {self.path}: run `shoplens auth exchange --code CODE` first"
             )
         return found
+
+
+class StoredTokens:
+    """A client's token source backed by the workspace store: on refresh, a new pair is fetched
+    from the token endpoint and saved before it is used. Safe to share between threads."""
+
+    refreshable = True
+
+    def __init__(self, store: TokenStore, tokens: TokenSet, *, auth_url: str, app_key: str, app_secret: str,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.store = store
+        self.tokens = tokens
+        self._refresh_args = (auth_url, app_key, app_secret)
+        self._transport = transport
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"StoredTokens(open_id={self.tokens.open_id!r})"
+
+    def current(self) -> str:
+        return self.tokens.access_token
+
+    def refresh(self, stale: str | None = None) -> str:
+        """A fresh access token; if another caller already refreshed past `stale`, reuse theirs."""
+        with self._lock:
+            if stale is not None and self.tokens.access_token != stale:
+                return self.tokens.access_token
+            fresh = refresh_tokens(*self._refresh_args, self.tokens.refresh_token, transport=self._transport)
+            self.store.save(fresh)
+            self.tokens = fresh
+            return fresh.access_token
+
+    def refresh_if_expiring(self, margin_s: float) -> None:
+        if self.tokens.expires_within(margin_s):
+            self.refresh(stale=self.tokens.access_token)

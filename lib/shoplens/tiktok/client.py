@@ -6,20 +6,25 @@ over HTTP). This module never logs URLs of token requests, secrets or tokens.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 
 from shoplens import errors
 from shoplens.tiktok.codes import error_from_response
+from shoplens.tiktok.endpoints import Paginator, endpoint
+from shoplens.tiktok.ratelimit import RateLimiter
 from shoplens.tiktok.signing import TikTokSigner
 
 #: Endpoints that must never carry `shop_cipher`.
 NO_CIPHER_PREFIXES = ("/authorization/", "/seller/")
+DEFAULT_HEADERS = {"content-type": "application/json", "user-agent": "shoplens"}
 
 
 @dataclass
@@ -47,24 +52,87 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
 
 
-class ApiClient:
+class TokenSource(Protocol):
+    """Where a client gets its access token, and how it gets a new one after 105002."""
+
+    def current(self) -> str: ...
+
+    def refresh(self) -> str: ...
+
+
+class StaticToken:
+    """A fixed access token; it cannot be refreshed, so a 105002 is raised as it came."""
+
+    refreshable = False
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def current(self) -> str:
+        return self._token
+
+    def refresh(self) -> str:
+        raise errors.AuthExpired("the access token has expired and this client cannot refresh it: "
+                                 "run `shoplens auth refresh`")
+
+
+def _token_source(access_token: str | TokenSource | None) -> TokenSource | None:
+    if access_token is None or isinstance(access_token, str):
+        return StaticToken(access_token) if access_token else None
+    return access_token
+
+
+class _Requests:
+    """What the sync and async clients share: building requests and reading answers."""
+
+    def __init__(self, app_key: str, app_secret: str, access_token, retry: RetryPolicy | None,
+                 limiter: RateLimiter | None, clock: Callable[[], float]) -> None:
+        self._tokens = _token_source(access_token)
+        self._auth = TikTokSigner(app_key, app_secret, self._tokens.current if self._tokens else None, clock=clock)
+        self._retry = retry or RetryPolicy()
+        self._limiter = limiter
+        self.retries = 0
+        self.requests = 0
+
+    @staticmethod
+    def _prepare(path: str, params: dict | None, body: dict | None, shop_cipher: str | None):
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        if shop_cipher is not None:
+            if path.startswith(NO_CIPHER_PREFIXES):
+                raise ValueError(f"{path} must not carry shop_cipher")
+            query["shop_cipher"] = shop_cipher
+        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        return query, content
+
+    def _on_failure(self, exc: errors.ApiError, attempt: int, refreshed: bool) -> tuple[str, float]:
+        """("refresh", 0), ("retry", delay) or ("raise", 0) for a failed attempt."""
+        can_refresh = self._tokens is not None and getattr(self._tokens, "refreshable", True)
+        if isinstance(exc, errors.AuthExpired) and not refreshed and can_refresh:
+            return "refresh", 0.0
+        if isinstance(exc, errors.TransientApiError) and attempt + 1 < self._retry.max_attempts:
+            self.retries += 1
+            return "retry", self._retry.delay(attempt + 1, getattr(exc, "retry_after", None))
+        return "raise", 0.0
+
+    @staticmethod
+    def _translate(exc: httpx.HTTPError, path: str, timeout: float | None) -> errors.ApiError:
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.TransientApiError(f"timed out after {timeout}s", path=path)
+        return errors.TransientApiError(f"connection failed: {type(exc).__name__}", path=path)
+
+
+class ApiClient(_Requests):
     """A signed client for one app and one seller authorization (which may cover several shops)."""
 
     def __init__(self, base_url: str, app_key: str, app_secret: str,
-                 access_token: str | Callable[[], str] | None = None, *,
+                 access_token: str | TokenSource | None = None, *,
                  transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            auth=TikTokSigner(app_key, app_secret, access_token, clock=clock),
-            transport=transport,
-            timeout=timeout,
-            headers={"content-type": "application/json", "user-agent": "shoplens"},
-        )
-        self._retry = retry or RetryPolicy()
+                 retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(app_key, app_secret, access_token, retry, limiter, clock)
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), auth=self._auth, transport=transport,
+                                  timeout=timeout, headers=DEFAULT_HEADERS)
         self._sleep = sleep
-        self.retries = 0
 
     def close(self) -> None:
         self._http.close()
@@ -77,77 +145,127 @@ class ApiClient:
 
     def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
                 shop_cipher: str | None = None) -> dict:
-        """Send one signed request and return its `data` object, retrying transient failures."""
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        if shop_cipher is not None:
-            if path.startswith(NO_CIPHER_PREFIXES):
-                raise ValueError(f"{path} must not carry shop_cipher")
-            query["shop_cipher"] = shop_cipher
-        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-        attempt = 0
-        while True:
-            try:
-                return self._send_once(method, path, query, content)
-            except errors.TransientApiError as exc:
-                attempt += 1
-                if attempt >= self._retry.max_attempts:
-                    raise
-                self.retries += 1
-                self._sleep(self._retry.delay(attempt, getattr(exc, "retry_after", None)))
+        """Send one signed request and return its `data` object.
 
-    def _send_once(self, method: str, path: str, query: dict, content: bytes | None) -> dict:
-        try:
-            response = self._http.request(method, path, params=query, content=content)
-        except httpx.TimeoutException as exc:
-            raise errors.TransientApiError(f"timed out after {self._http.timeout.read}s", path=path) from exc
-        except httpx.TransportError as exc:
-            raise errors.TransientApiError(f"connection failed: {type(exc).__name__}", path=path) from exc
-        return _unwrap(response, path)
+        Transient failures are retried with backoff; an expired token is refreshed once.
+        """
+        query, content = self._prepare(path, params, body, shop_cipher)
+        attempt, refreshed = 0, False
+        while True:
+            if self._limiter is not None:
+                self._limiter.acquire((shop_cipher or "", path), self._sleep)
+            self.requests += 1
+            try:
+                try:
+                    response = self._http.request(method, path, params=query, content=content)
+                except httpx.HTTPError as exc:
+                    raise self._translate(exc, path, self._http.timeout.read) from exc
+                return _unwrap(response, path)
+            except errors.ApiError as exc:
+                action, delay = self._on_failure(exc, attempt, refreshed)
+                if action == "raise":
+                    raise
+                if action == "refresh":
+                    self._tokens.refresh()
+                    refreshed = True
+                    continue
+                attempt += 1
+                self._sleep(delay)
+
+    def pages(self, name: str, shop_cipher: str | None = None, *, params: dict | None = None,
+              body: dict | None = None, page_size: int | None = None) -> Iterator[Page]:
+        """Every page of endpoint `name` (see `endpoints.ENDPOINTS`), following `next_page_token`."""
+        ep = endpoint(name)
+        paginator = Paginator(ep, params, body, page_size)
+        while not paginator.done:
+            query, content = paginator.next_request()
+            data = self.request(ep.method, ep.path, params=query, body=content,
+                                shop_cipher=shop_cipher if ep.shop_scoped else None)
+            items = paginator.update(data)
+            yield Page(items=items, next_page_token=paginator.token, total_count=data.get("total_count"), data=data)
 
     def get_authorized_shops(self) -> list[dict]:
         """The shops this authorization covers: id, name, region, seller_type, cipher, code."""
-        return self.request("GET", "/authorization/202309/shops").get("shops") or []
-
-    def iter_pages(self, method: str, path: str, *, items_key: str, shop_cipher: str,
-                   params: dict | None = None, body: dict | None = None, page_size: int = 100) -> Iterator[Page]:
-        """Follow `next_page_token` until it is empty; the token is opaque and never parsed."""
-        token = ""
-        while True:
-            query = dict(params or {}, page_size=page_size)
-            if token:
-                query["page_token"] = token
-            data = self.request(method, path, params=query, body=body, shop_cipher=shop_cipher)
-            token = data.get("next_page_token") or ""
-            yield Page(items=data.get(items_key) or [], next_page_token=token,
-                       total_count=data.get("total_count"), data=data)
-            if not token:
-                return
+        return next(self.pages("shops")).items
 
     def search_orders(self, shop_cipher: str, *, update_time_ge: int | None = None,
-                      update_time_lt: int | None = None, page_size: int = 100) -> Iterator[Page]:
+                      update_time_lt: int | None = None, page_size: int | None = None) -> Iterator[Page]:
         """Orders updated in [update_time_ge, update_time_lt), oldest update first."""
-        body = _time_filter(update_time_ge, update_time_lt)
-        return self.iter_pages("POST", "/order/202309/orders/search", items_key="orders",
-                               shop_cipher=shop_cipher, body=body, page_size=page_size,
-                               params={"sort_field": "update_time", "sort_order": "ASC"})
+        return self.pages("orders", shop_cipher, body=time_window(update_time_ge, update_time_lt), page_size=page_size)
 
     def search_returns(self, shop_cipher: str, *, update_time_ge: int | None = None,
-                       update_time_lt: int | None = None, page_size: int = 50) -> Iterator[Page]:
+                       update_time_lt: int | None = None, page_size: int | None = None) -> Iterator[Page]:
         """Returns and refunds updated in [update_time_ge, update_time_lt), oldest update first."""
-        body = _time_filter(update_time_ge, update_time_lt)
-        return self.iter_pages("POST", "/return_refund/202309/returns/search", items_key="return_orders",
-                               shop_cipher=shop_cipher, body=body, page_size=page_size,
-                               params={"sort_field": "update_time", "sort_order": "ASC"})
+        return self.pages("returns", shop_cipher, body=time_window(update_time_ge, update_time_lt), page_size=page_size)
 
 
-def _time_filter(ge: int | None, lt: int | None) -> dict:
+class AsyncApiClient(_Requests):
+    """The same client on asyncio, for syncing several shops concurrently."""
+
+    def __init__(self, base_url: str, app_key: str, app_secret: str,
+                 access_token: str | TokenSource | None = None, *,
+                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(app_key, app_secret, access_token, retry, limiter, clock)
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), auth=self._auth, transport=transport,
+                                       timeout=timeout, headers=DEFAULT_HEADERS)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncApiClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
+                      shop_cipher: str | None = None) -> dict:
+        """As `ApiClient.request`, awaiting instead of blocking."""
+        query, content = self._prepare(path, params, body, shop_cipher)
+        attempt, refreshed = 0, False
+        while True:
+            if self._limiter is not None:
+                await self._limiter.acquire_async((shop_cipher or "", path))
+            self.requests += 1
+            try:
+                try:
+                    response = await self._http.request(method, path, params=query, content=content)
+                except httpx.HTTPError as exc:
+                    raise self._translate(exc, path, self._http.timeout.read) from exc
+                return _unwrap(response, path)
+            except errors.ApiError as exc:
+                action, delay = self._on_failure(exc, attempt, refreshed)
+                if action == "raise":
+                    raise
+                if action == "refresh":
+                    await asyncio.to_thread(self._tokens.refresh)
+                    refreshed = True
+                    continue
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def pages(self, name: str, shop_cipher: str | None = None, *, params: dict | None = None,
+                    body: dict | None = None, page_size: int | None = None) -> AsyncIterator[Page]:
+        ep = endpoint(name)
+        paginator = Paginator(ep, params, body, page_size)
+        while not paginator.done:
+            query, content = paginator.next_request()
+            data = await self.request(ep.method, ep.path, params=query, body=content,
+                                      shop_cipher=shop_cipher if ep.shop_scoped else None)
+            items = paginator.update(data)
+            yield Page(items=items, next_page_token=paginator.token, total_count=data.get("total_count"), data=data)
+
+
+def time_window(ge: int | None, lt: int | None, field: str = "update_time") -> dict:
+    """A search body filtering `field` to [ge, lt): start closed, end open."""
     body = {}
     if ge is not None:
-        body["update_time_ge"] = int(ge)
+        body[f"{field}_ge"] = int(ge)
     if lt is not None:
-        body["update_time_lt"] = int(lt)
+        body[f"{field}_lt"] = int(lt)
     return body
-
 
 def _unwrap(response: httpx.Response, path: str) -> dict:
     try:

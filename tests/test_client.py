@@ -1,0 +1,83 @@
+"""Client behaviours against the sandbox over HTTP: refresh on 105002, scopes, versions, the
+client-side rate limiter, and the asyncio client running shops concurrently."""
+
+import asyncio
+import time
+
+import pytest
+
+from shoplens import errors
+from shoplens.demo import authorize_with_sandbox, sandbox_settings
+from shoplens.tiktok import (ApiClient, AsyncApiClient, RateLimiter, RetryPolicy, StoredTokens, TokenStore,
+                             time_window)
+
+
+def test_an_expired_token_is_refreshed_once_and_the_call_succeeds(server, tokens, tmp_path):
+    gate = server.sandbox.gate
+    store = TokenStore(tmp_path / "tokens.json")
+    store.save(tokens)
+    source = StoredTokens(store, tokens, auth_url=server.url, app_key=gate.app_key, app_secret=gate.app_secret)
+    with ApiClient(server.url, gate.app_key, gate.app_secret, source) as client:
+        assert client.get_authorized_shops()
+        gate.wall = lambda: time.time() + gate.token_ttl + 10  # the token has now expired
+        with ApiClient(server.url, gate.app_key, gate.app_secret, source, clock=gate.wall) as later:
+            assert later.get_authorized_shops()
+            assert later.requests == 2  # one 105002, one success after the refresh
+    assert store.all()[0].access_token == source.current() != tokens.access_token
+
+
+def test_a_missing_scope_is_105005(server, tmp_path):
+    gate = server.sandbox.gate
+    gate.scopes = ["seller.authorization.info"]
+    tokens = authorize_with_sandbox(sandbox_settings(server, tmp_path))
+    assert tokens.granted_scopes == ["seller.authorization.info"]
+    with ApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token) as client:
+        assert client.get_authorized_shops()
+        with pytest.raises(errors.ScopeMissing, match="Partner Center") as caught:
+            next(client.search_orders(server.sandbox.business.shops[0].cipher))
+    assert caught.value.code == 105005 and caught.value.status == 403
+
+
+def test_a_retired_version_is_36009014(client):
+    with pytest.raises(errors.InvalidPath, match="upgrade shoplens") as caught:
+        client.request("POST", "/order/202212/orders/search", params={"page_size": 10}, body={}, shop_cipher="x")
+    assert caught.value.code == 36009014
+
+
+def test_the_client_side_limiter_keeps_a_client_under_the_limit(server, tokens):
+    gate = server.sandbox.gate
+    gate.qps = 8.0
+    shop = server.sandbox.business.shops[0]
+    with ApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token, limiter=RateLimiter(qps=6.0),
+                   retry=RetryPolicy(max_attempts=1)) as polite:
+        pages = list(polite.search_orders(shop.cipher, page_size=2))
+    assert len(pages) > 12 and polite.retries == 0  # never rate limited, never retried
+
+
+def test_rate_limiter_buckets_are_per_shop_and_endpoint():
+    now = [0.0]
+    limiter = RateLimiter(qps=2, burst=2, clock=lambda: now[0])
+    key = ("shop-a", "/order/202309/orders/search")
+    assert [limiter.reserve(key) for _ in range(3)] == [0.0, 0.0, 0.5]
+    assert limiter.reserve(("shop-b", key[1])) == 0.0  # another shop has its own budget
+    assert limiter.reserve(("shop-a", "/return_refund/202309/returns/search")) == 0.0
+    now[0] = 10.0
+    assert limiter.reserve(key) == 0.0
+
+
+def test_async_client_syncs_shops_concurrently_with_the_same_results(server, tokens, client):
+    gate = server.sandbox.gate
+    shops = server.sandbox.business.shops
+
+    async def fetch_all():
+        async with AsyncApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token,
+                                  limiter=RateLimiter(qps=20)) as aclient:
+            async def one(shop):
+                return [o["id"] async for page in aclient.pages("orders", shop.cipher, body=time_window(None, None))
+                        for o in page.items]
+            return await asyncio.gather(*(one(s) for s in shops))
+
+    concurrent = asyncio.run(fetch_all())
+    for shop, ids in zip(shops, concurrent):
+        expected = [o["id"] for p in client.search_orders(shop.cipher) for o in p.items]
+        assert ids == expected and ids
