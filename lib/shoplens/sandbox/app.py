@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -18,10 +18,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from shoplens.sandbox.ads import AdsGate, make_ads_routes
 from shoplens.sandbox.business import Business
 from shoplens.sandbox.protocol import Gatekeeper, ProtocolError, request_id
 from shoplens.sandbox.resources import HANDLERS
 from shoplens.tiktok.endpoints import ENDPOINTS
+
+
+#: query parameters the gateway consumes; handlers see only the endpoint's own
+GATEWAY_PARAMS = frozenset({"app_key", "timestamp", "sign", "shop_cipher", "access_token"})
 
 
 def _unversioned(path: str) -> str:
@@ -38,6 +43,7 @@ class Sandbox:
     redirect_uri: str = "http://127.0.0.1/shoplens/callback"
     business_now: Callable[[], int] | None = None
     open_id: str = "7010736057180325637"
+    ads: AdsGate = field(default_factory=AdsGate)
 
     def now(self) -> int:
         return self.business_now() if self.business_now else self.business.end_time
@@ -100,7 +106,8 @@ def create_app(sandbox: Sandbox) -> Starlette:
             except ValueError:
                 raise ProtocolError(400, 36009022, "Invalid request format. The request body format must be "
                                                    "`application/json`.") from None
-            data = HANDLERS[ep.name](sandbox, dict(request.query_params), body, shop)
+            params = {k: v for k, v in request.query_params.items() if k not in GATEWAY_PARAMS}
+            data = HANDLERS[ep.name](sandbox, params, body, shop)
             return JSONResponse(envelope(data))
         except ProtocolError as err:
             return error_response(err)
@@ -127,7 +134,8 @@ def create_app(sandbox: Sandbox) -> Starlette:
         params = {"code": code, "state": request.query_params.get("state", "")}
         return RedirectResponse(f"{sandbox.redirect_uri}?{urlencode(params)}", status_code=302)
 
-    routes = [
+    routes = [Route(path, handler, methods=["GET"]) for path, handler in make_ads_routes(sandbox, sandbox.ads)]
+    routes += [
         Route("/api/v2/token/get", token_endpoint("authorized_code", gate.redeem_auth_code, "auth_code"),
               methods=["GET"]),
         Route("/api/v2/token/refresh", token_endpoint("refresh_token", gate.refresh, "refresh_token"),

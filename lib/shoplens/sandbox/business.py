@@ -19,6 +19,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shoplens.regions import REGIONS, Region
+from shoplens.sandbox.content import HOSTILE_TITLES, Attribution, ShopContent, attribute, daily_spend, make_content
 
 REGION_ORDER = ("TH", "GB", "US", "VN", "MY", "PH", "ID", "SG")
 DEFAULT_LAST_DAY = date(2026, 11, 15)
@@ -88,6 +89,7 @@ class LineItem:
     sku: Sku
     original_price: Decimal
     seller_discount: Decimal
+    promotion_id: str | None = None
 
     @property
     def sale_price(self) -> Decimal:
@@ -108,6 +110,7 @@ class Order:
     cancel_time: int | None = None
     #: seconds after creation before the API shows the order (data lands late)
     visible_after: int = 0
+    attribution: Attribution = field(default_factory=lambda: Attribution("PRODUCT_CARD"))
 
     @property
     def sub_total(self) -> Decimal:
@@ -155,6 +158,29 @@ class Return:
         return state_at(self.events, now)
 
 
+@dataclass(frozen=True)
+class AdDay:
+    """One campaign's delivery on one day (advertiser time zone = the shop's)."""
+
+    campaign_id: str
+    day: date
+    spend: Decimal
+    impressions: int
+    clicks: int
+    conversions: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Product detail page traffic of one shop on one local day."""
+
+    day: date
+    page_views: int
+    visitors: int
+    product_impressions: int
+
+
 @dataclass
 class Business:
     """Everything the sandbox serves, generated from one seed."""
@@ -166,6 +192,9 @@ class Business:
     products: dict[str, list[Product]]
     orders: dict[str, list[Order]]
     returns: dict[str, list[Return]]
+    content: dict[str, ShopContent] = field(default_factory=dict)
+    ad_days: dict[str, list[AdDay]] = field(default_factory=dict)
+    traffic: dict[str, list[Traffic]] = field(default_factory=dict)
 
     @property
     def end_time(self) -> int:
@@ -182,21 +211,30 @@ def sandbox_shop_id(seed: int, index: int) -> str:
 
 
 def generate_business(seed: int = 42, shops: int = 3, *, orders_per_day: int = 40,
-                      last_day: date = DEFAULT_LAST_DAY, days: int = DEFAULT_DAYS) -> Business:
-    """Build the whole business deterministically from `seed`."""
+                      last_day: date = DEFAULT_LAST_DAY, days: int = DEFAULT_DAYS, hostile: bool = False) -> Business:
+    """Build the whole business deterministically from `seed`.
+
+    `hostile=True` puts HTML/JS payloads, right-to-left marks, emoji and Thai/Vietnamese/Chinese text
+    into product titles and creator names, for the escaping tests.
+    """
     if not 1 <= shops <= 64:
         raise ValueError(f"shops must be between 1 and 64, got {shops}")
     rng = random.Random(seed)
     first_day = last_day - timedelta(days=days - 1)
     shop_list = [_make_shop(rng, seed, i) for i in range(shops)]
-    products = {s.id: _make_products(rng, s, first_day) for s in shop_list}
-    orders: dict[str, list[Order]] = {}
-    returns: dict[str, list[Return]] = {}
+    business = Business(seed, first_day, last_day, shop_list, {}, {}, {})
     for s in shop_list:
+        products = _make_products(rng, s, first_day, hostile=hostile)
+        content = make_content(rng, s, products, first_day, days, hostile=hostile)
         scale = rng.uniform(0.6, 1.4)
-        orders[s.id] = _make_orders(rng, s, products[s.id], first_day, days, orders_per_day * scale)
-        returns[s.id] = _make_returns(rng, orders[s.id])
-    return Business(seed, first_day, last_day, shop_list, products, orders, returns)
+        orders = _make_orders(rng, s, products, content, first_day, days, orders_per_day * scale)
+        business.products[s.id] = products
+        business.content[s.id] = content
+        business.orders[s.id] = orders
+        business.returns[s.id] = _make_returns(rng, orders)
+        business.ad_days[s.id] = _make_ad_days(rng, s, content, orders)
+        business.traffic[s.id] = _make_traffic(rng, s, orders, first_day, days)
+    return business
 
 
 def _unix(moment: datetime) -> int:
@@ -224,7 +262,7 @@ def _price(rng: random.Random, currency: str, usd: float) -> Decimal:
     return max(step, (raw / step).quantize(Decimal(1)) * step)
 
 
-def _make_products(rng: random.Random, shop: Shop, first_day: date) -> list[Product]:
+def _make_products(rng: random.Random, shop: Shop, first_day: date, *, hostile: bool = False) -> list[Product]:
     lang = _LANG.get(shop.region.code, "en")
     nouns = _NOUNS[lang]
     created = _unix(datetime.combine(first_day - timedelta(days=60), time(), UTC))
@@ -239,6 +277,8 @@ def _make_products(rng: random.Random, shop: Shop, first_day: date) -> list[Prod
                 price=_price(rng, shop.region.currency, usd * rng.uniform(0.9, 1.15)))
             for j, variant in enumerate(rng.sample(_VARIANTS, rng.randint(1, 3)))
         )
+        if hostile and i < len(HOSTILE_TITLES):
+            title = HOSTILE_TITLES[i]
         items.append(Product(id=_digits(rng, 19), shop_id=shop.id, title=title, skus=skus, create_time=created))
     return items
 
@@ -253,9 +293,10 @@ def _day_multiplier(day: date) -> float:
     return 1.15 if day.weekday() >= 5 else 1.0
 
 
-def _make_orders(rng: random.Random, shop: Shop, products: list[Product], first_day: date, days: int,
-                 per_day: float) -> list[Order]:
+def _make_orders(rng: random.Random, shop: Shop, products: list[Product], content: ShopContent, first_day: date,
+                 days: int, per_day: float) -> list[Order]:
     tz = ZoneInfo(shop.region.timezone)
+    by_id = {p.id: p for p in products}
     weights = [1 / (rank + 1) ** 0.9 for rank in range(len(products))]  # a few best sellers
     buyer_pool = [_digits(rng, 16) for _ in range(max(20, int(per_day * days * 0.45)))]
     buyer_weights = [1 / (rank + 1) ** 0.5 for rank in range(len(buyer_pool))]
@@ -263,27 +304,40 @@ def _make_orders(rng: random.Random, shop: Shop, products: list[Product], first_
     orders: list[Order] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
-        promo = _day_multiplier(day) > 1.4
         for _ in range(_poisson(rng, per_day * _day_multiplier(day))):
             hour = min(23, max(0, int(rng.gauss(19, 4.5))))
             local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tz)
             created = _unix(local)
+            source = attribute(rng, content, created, day)
+            featured = [by_id[i] for i in _featured(content, source)] or products
             line_items = []
             for _unit in range(rng.choices((1, 2, 3), (70, 20, 10))[0]):
-                product = rng.choices(products, weights)[0]
+                product = rng.choices(featured, weights[:len(featured)])[0]
                 sku = rng.choice(product.skus)
-                discount = (sku.price * Decimal("0.1")).quantize(sku.price) if promo and sku.price >= 10 else zero
-                line_items.append(LineItem(id=_digits(rng, 18), product=product, sku=sku,
-                                           original_price=sku.price, seller_discount=discount))
+                promo = content.promotion_for(created, product.id)
+                discount = zero
+                if promo is not None:
+                    discount = (sku.price * promo.discount_pct / 100).quantize(sku.price)
+                line_items.append(LineItem(id=_digits(rng, 18), product=product, sku=sku, original_price=sku.price,
+                                           seller_discount=discount, promotion_id=promo.id if promo else None))
             fee_usd = 0 if rng.random() < 0.5 else rng.choice((1.0, 1.5, 2.0))
             shipping = _price(rng, shop.region.currency, fee_usd) if fee_usd else zero
             order = Order(id=_digits(rng, 18), shop=shop, buyer_id=rng.choices(buyer_pool, buyer_weights)[0],
                           create_time=created, line_items=line_items, shipping_fee=shipping,
-                          visible_after=rng.randrange(3600, 7200))
+                          visible_after=rng.randrange(3600, 7200), attribution=source)
             _plan_life(rng, order)
             orders.append(order)
     orders.sort(key=lambda o: (o.create_time, o.id))
     return orders
+
+
+def _featured(content: ShopContent, source: Attribution) -> tuple[str, ...]:
+    """The products a video or LIVE showed; an order it drove buys among them."""
+    if source.content_type == "VIDEO":
+        return next((v.product_ids for v in content.videos if v.id == source.content_id), ())
+    if source.content_type == "LIVE":
+        return next((v.product_ids for v in content.lives if v.id == source.content_id), ())
+    return ()
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -308,6 +362,46 @@ def _plan_life(rng: random.Random, order: Order) -> None:
     shipped = order.paid_time + rng.randrange(12, 60) * 3600
     delivered = shipped + rng.randrange(1, 5) * 86_400 + rng.randrange(0, 36_000)
     order.events += [(shipped, "IN_TRANSIT"), (delivered, "DELIVERED"), (delivered + 7 * 86_400, "COMPLETED")]
+
+
+def local_day(t: int, tz: str) -> date:
+    return datetime.fromtimestamp(t, ZoneInfo(tz)).date()
+
+
+def _make_ad_days(rng: random.Random, shop: Shop, content: ShopContent, orders: list[Order]) -> list[AdDay]:
+    """Each campaign's daily delivery, priced so that its revenue / spend is near its ROAS."""
+    revenue: dict[tuple[str, date], list[Order]] = {}
+    for o in orders:
+        c = o.attribution.campaign
+        if c is not None and o.paid_time is not None:
+            revenue.setdefault((c.id, local_day(o.create_time, shop.region.timezone)), []).append(o)
+    days = []
+    for c in content.campaigns:
+        day = c.first_day
+        while day <= c.last_day:
+            won = revenue.get((c.id, day), [])
+            gross = sum((o.total_amount for o in won), Decimal(0))
+            spend = daily_spend(c, gross, rng) if won else Decimal(0)
+            clicks = max(len(won), int(len(won) * rng.uniform(25, 60)))
+            days.append(AdDay(c.id, day, spend, int(clicks / rng.uniform(0.008, 0.02)) if clicks else 0, clicks,
+                              len(won), gross))
+            day += timedelta(days=1)
+    return days
+
+
+def _make_traffic(rng: random.Random, shop: Shop, orders: list[Order], first_day: date, days: int) -> list[Traffic]:
+    """Product page visitors behind each day's buyers, at a 2-5 % conversion rate."""
+    buyers: dict[date, set[str]] = {}
+    for o in orders:
+        if o.paid_time is not None:
+            buyers.setdefault(local_day(o.create_time, shop.region.timezone), set()).add(o.buyer_id)
+    result = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        visitors = max(1, int(len(buyers.get(day, ())) / rng.uniform(0.02, 0.05)))
+        views = int(visitors * rng.uniform(1.4, 1.9))
+        result.append(Traffic(day, views, visitors, int(views * rng.uniform(8, 14))))
+    return result
 
 
 def _make_returns(rng: random.Random, orders: list[Order]) -> list[Return]:

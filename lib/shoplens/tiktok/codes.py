@@ -53,6 +53,9 @@ def error_from_response(status: int, payload: dict | None, *, path: str,
 
 def _credential_error(server_message: str, kwargs: dict) -> errors.ApiError:
     lowered = server_message.lower()
+    if lowered.startswith("invalid request"):
+        return errors.ApiError(f"{server_message} (the API refused a parameter shoplens sent: please report this "
+                               "as a bug, with the request id)", **kwargs)
     if "version" in lowered:
         return errors.InvalidPath("the API version in the path is invalid: upgrade shoplens", **kwargs)
     if "timestamp" in lowered:
