@@ -26,6 +26,7 @@ def run(args, home, **env):
     (["auth", "url"], {}, "set SHOPLENS_SERVICE_ID"),
     (["render", "missing.ipynb"], {}, "no notebook at missing.ipynb"),
     (["render", "x.ipynb", "--to", "docx"], {}, "--to docx is not supported"),
+    (["sandbox", "serve", "--faults", "429:lots"], {}, "--faults: fault '429:lots': write KIND:RATE"),
 ])
 def test_mistakes_get_one_line_and_exit_1(tmp_path, args, env, message):
     done = run(args, tmp_path, **env)

@@ -45,13 +45,25 @@ def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen 
                   port: int = typer.Option(8765, help="Port (0 picks a free one)."),
                   seed: int = typer.Option(42, help="Same seed, same business."),
                   shops: int = typer.Option(3, help="Number of shops (regions TH, GB, US, VN, MY, PH, ID, SG)."),
-                  orders_per_day: int = typer.Option(30, help="Average orders per shop per day.")) -> None:
+                  orders_per_day: int = typer.Option(30, help="Average orders per shop per day."),
+                  hostile: bool = typer.Option(False, help="Put HTML/JS payloads, RTL marks and emoji into "
+                                                           "product titles and creator names."),
+                  faults: str = typer.Option("", help="Fault rates, e.g. 429:0.05,5xx:0.02,slow:0.01,drop:0.01,"
+                                                      "malformed:0.01,expire:0.001,revoke:0.0001"),
+                  fault_seed: int = typer.Option(0, help="Seed for the fault rates."),
+                  token_ttl: int = typer.Option(7 * 86_400, help="Access-token lifetime in seconds."),
+                  qps: float = typer.Option(50.0, help="Requests per second per shop and endpoint before 429.")) -> None:
     """Serve the sandbox API in the foreground (Ctrl-C stops it)."""
-    from shoplens.sandbox import SANDBOX_APP_KEY, make_sandbox
+    from shoplens.sandbox import SANDBOX_APP_KEY, Faults, make_sandbox
     from shoplens.sandbox.server import serve_forever
 
+    try:
+        fault_plan = Faults.parse(faults, seed=fault_seed)
+    except ValueError as exc:
+        raise ShoplensError(f"--faults: {exc}") from None
     secret = os.environ.get("SHOPLENS_APP_SECRET") or secrets.token_hex(16)
-    sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day, app_secret=secret)
+    sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day, app_secret=secret, hostile=hostile,
+                           faults=fault_plan, token_ttl=token_ttl, qps=qps)
     url = f"http://{host}:{port}"
     console.print(f"sandbox: {shops} shops, seed {seed}, on {url}")
     console.print(f"  export SHOPLENS_API_URL={url} SHOPLENS_AUTH_URL={url} "

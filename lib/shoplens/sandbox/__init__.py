@@ -11,6 +11,7 @@ import secrets
 
 from shoplens.sandbox.app import Sandbox, create_app
 from shoplens.sandbox.business import Business, generate_business, sandbox_shop_id
+from shoplens.sandbox.faults import Faults
 from shoplens.sandbox.protocol import Gatekeeper
 from shoplens.sandbox.server import SandboxServer
 
@@ -20,13 +21,13 @@ SANDBOX_APP_KEY = "sandbox-app"
 
 def make_sandbox(seed: int = 42, shops: int = 3, *, orders_per_day: int = 40, app_key: str = SANDBOX_APP_KEY,
                  app_secret: str | None = None, qps: float = 50.0, token_ttl: int = 7 * 86_400,
-                 days: int | None = None) -> Sandbox:
+                 days: int | None = None, hostile: bool = False, faults: Faults | None = None) -> Sandbox:
     """A sandbox over a freshly generated business."""
     kwargs = {"days": days} if days else {}
-    business = generate_business(seed, shops, orders_per_day=orders_per_day, **kwargs)
+    business = generate_business(seed, shops, orders_per_day=orders_per_day, hostile=hostile, **kwargs)
     gate = Gatekeeper(app_key=app_key, app_secret=app_secret or secrets.token_hex(16), qps=qps, token_ttl=token_ttl)
-    return Sandbox(business=business, gate=gate)
+    return Sandbox(business=business, gate=gate, faults=faults or Faults())
 
 
-__all__ = ["Business", "Gatekeeper", "SANDBOX_APP_KEY", "Sandbox", "SandboxServer", "create_app",
+__all__ = ["Business", "Faults", "Gatekeeper", "SANDBOX_APP_KEY", "Sandbox", "SandboxServer", "create_app",
            "generate_business", "make_sandbox", "sandbox_shop_id"]

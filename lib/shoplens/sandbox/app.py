@@ -7,6 +7,7 @@ clock moves. It imports nothing from sync or warehouse.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from shoplens.sandbox.ads import AdsGate, make_ads_routes
 from shoplens.sandbox.business import Business
+from shoplens.sandbox.faults import Faults
 from shoplens.sandbox.protocol import Gatekeeper, ProtocolError, request_id
 from shoplens.sandbox.resources import HANDLERS
 from shoplens.tiktok.endpoints import ENDPOINTS
@@ -44,6 +46,7 @@ class Sandbox:
     business_now: Callable[[], int] | None = None
     open_id: str = "7010736057180325637"
     ads: AdsGate = field(default_factory=AdsGate)
+    faults: Faults = field(default_factory=Faults)
 
     def now(self) -> int:
         return self.business_now() if self.business_now else self.business.end_time
@@ -84,6 +87,11 @@ def create_app(sandbox: Sandbox) -> Starlette:
                                                                "any available endpoint."))
         raw = await request.body()
         query = list(request.query_params.multi_items())
+        fault = sandbox.faults.next_fault()
+        if fault is not None:
+            answer = await _inject(fault, sandbox)
+            if answer is not None:
+                return answer
         try:
             gate.check_request(path, query, raw, request.headers.get("content-type"),
                                request.headers.get("x-tts-access-token"), scope=ep.scope)
@@ -144,6 +152,39 @@ def create_app(sandbox: Sandbox) -> Starlette:
         Route("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
     return Starlette(routes=routes)
+
+
+class _DroppedConnection(Exception):
+    """Raised after the response has started: the server closes the connection mid-answer."""
+
+
+class _DropResponse(Response):
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"code": 0, "data": {', "more_body": True})
+        raise _DroppedConnection("sandbox fault: connection dropped")
+
+
+async def _inject(fault: str, sandbox: Sandbox) -> Response | None:
+    """The faulty answer, or None when the fault only changes state (expire, revoke, slow)."""
+    if fault == "429":
+        return error_response(ProtocolError(429, 36009002, "Too many requests. You've made too many requests in "
+                                                           "a short period of time."))
+    if fault == "5xx":
+        return JSONResponse(envelope(None, code=36009003, message="Internal error."), status_code=503)
+    if fault == "malformed":
+        return Response(b'{"code": 0, "message": "Success", "data": {"orders": [{"id": "1', status_code=200,
+                        media_type="application/json")
+    if fault == "drop":
+        return _DropResponse()
+    if fault == "slow":
+        await asyncio.sleep(sandbox.faults.slow_seconds)
+    elif fault == "expire":
+        sandbox.gate.expire_all()
+    elif fault == "revoke":
+        sandbox.gate.revoke_all()
+    return None
 
 
 def _token_data(sandbox: Sandbox, grant) -> dict:

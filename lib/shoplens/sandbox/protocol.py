@@ -102,8 +102,16 @@ class Gatekeeper:
         return grant
 
     def revoke_all(self) -> None:
+        """Every token stops working (a seller deauthorized the app)."""
         with self._lock:
             self._grants.clear()
+
+    def expire_all(self) -> None:
+        """Every access token expires now; refresh tokens still work."""
+        now = int(self.wall())
+        with self._lock:
+            for grant in self._grants.values():
+                grant.access_expires = min(grant.access_expires, now)
 
     # --- per request ---------------------------------------------------------------------------
     def check_request(self, path: str, query: list[tuple[str, str]], body: bytes, content_type: str | None,

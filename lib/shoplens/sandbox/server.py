@@ -3,6 +3,7 @@ on an ephemeral loopback port for `make demo` and the tests."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -10,6 +11,17 @@ import time
 import uvicorn
 
 from shoplens.sandbox.app import Sandbox, create_app
+
+
+class _QuietDrops(logging.Filter):
+    """Dropped connections are a fault the sandbox injects on purpose: do not log them as crashes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ == "_DroppedConnection")
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
