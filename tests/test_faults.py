@@ -96,3 +96,17 @@ def test_hostile_text_reaches_product_titles_and_creator_names(tmp_path):
     assert any("<script>" in c for c in creators) and any("😀" in c for c in creators)
     assert any(o.attribution.creator and "<" in o.attribution.creator.username
                for o in sandbox.business.orders[shop.id])
+
+
+def test_same_seed_same_business_and_another_seed_another():
+    from shoplens.sandbox import generate_business
+
+    def fingerprint(business):
+        return [(o.id, o.create_time, str(o.total_amount), o.attribution.content_type, o.attribution.content_id)
+                for s in business.shops for o in business.orders[s.id]] + \
+               [(v.id, v.views) for s in business.shops for v in business.content[s.id].videos] + \
+               [(d.campaign_id, str(d.spend)) for s in business.shops for d in business.ad_days[s.id]]
+
+    first = fingerprint(generate_business(11, 2, orders_per_day=4, days=10))
+    assert first == fingerprint(generate_business(11, 2, orders_per_day=4, days=10))
+    assert first != fingerprint(generate_business(12, 2, orders_per_day=4, days=10))
