@@ -18,9 +18,10 @@ def pytest_collection_modifyitems(session, config, items):
         return
     from shoplens.demo import sync_from_sandbox
     from shoplens.sandbox import SandboxServer, make_sandbox
+    from shoplens.sync import SyncOptions
 
     home = Path(tempfile.mkdtemp(prefix="shoplens-nbval-"))
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
     with SandboxServer(make_sandbox(seed=42, shops=3, orders_per_day=8, days=21)) as server:
-        sync_from_sandbox(server, home)
+        sync_from_sandbox(server, home, options=SyncOptions(history_days=30))
     os.environ["SHOPLENS_HOME"] = str(home)

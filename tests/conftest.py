@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shoplens.demo import authorize_with_sandbox, sandbox_settings, sync_from_sandbox
+from shoplens.sync import SyncOptions
 from shoplens.sandbox import Sandbox, SandboxServer, make_sandbox
 from shoplens.tiktok import ApiClient, RetryPolicy, TokenSet
 
@@ -48,7 +49,7 @@ def synced(tmp_path_factory) -> tuple[Path, Sandbox]:
     home = tmp_path_factory.mktemp("workspace")
     sandbox = small_sandbox()
     with SandboxServer(sandbox) as running:
-        sync_from_sandbox(running, home)
+        sync_from_sandbox(running, home, options=SyncOptions(history_days=21))
     return home, sandbox
 
 

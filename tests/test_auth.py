@@ -8,7 +8,7 @@ import pytest
 
 from shoplens import errors
 from shoplens.demo import sandbox_settings
-from shoplens.sync import sync_workspace
+from shoplens.sync import SyncOptions, run_sync
 from shoplens.tiktok import ApiClient, TokenStore, refresh_tokens
 from shoplens.warehouse import Warehouse
 
@@ -41,9 +41,10 @@ def test_sync_refreshes_a_token_about_to_expire_and_saves_the_new_pair(server, t
     settings = sandbox_settings(server, tmp_path)
     store = TokenStore(settings.tokens_path)
     store.save(replace(tokens, access_token_expire_in=int(time.time()) + 60))
-    with Warehouse(settings.warehouse_path) as wh:
-        summary = sync_workspace(settings, wh)
-        assert summary.ok and wh.count("orders") > 0
+    summary = run_sync(settings, options=SyncOptions(resources=["orders"]))
+    assert summary.ok
+    with Warehouse(settings.warehouse_path, read_only=True) as wh:
+        assert wh.count("orders") > 0
     saved = store.all()[0]
     assert saved.access_token != tokens.access_token
     assert saved.access_token_expire_in > time.time() + 86_400

@@ -1,91 +1,238 @@
-"""Sync over HTTP from the sandbox: complete, idempotent, exact, and refusing half pages."""
+"""Sync acceptance tests in the spirit of Airbyte's connector acceptance tests, against the sandbox
+over HTTP: complete, incremental, idempotent, replayable, late-data safe, drift tolerant, locked."""
 
+import gzip
 import hashlib
+import json
 from decimal import Decimal
 
+import duckdb
 import httpx
 import pytest
 
+from shoplens.demo import sandbox_settings, sync_from_sandbox
 from shoplens.errors import SyncError
-from shoplens.sync import SyncSummary, sync_authorization
-from shoplens.tiktok import ApiClient
+from shoplens.sync import RESOURCES, SyncOptions, raise_if_failed, replay, run_sync
+from shoplens.sync.lock import SyncLock
+from shoplens.sync.runner import AD_RESOURCE
+from shoplens.tiktok import StaticToken
 from shoplens.warehouse import Warehouse
+from shoplens.warehouse.schema import TABLE_KEYS
 
-TABLES = ("shops", "orders", "order_line_items", "refunds")
-
-
-def content_hash(wh: Warehouse, table: str) -> str:
-    """A hash of a table's rows, ignoring the sync timestamps."""
-    columns = [r[0] for r in wh.rows(f"DESCRIBE {table}") if r[0] not in ("synced_at", "updated_at")]
-    rows = wh.rows(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL")
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
+OPTIONS = SyncOptions(history_days=21)
+DATA_TABLES = tuple(TABLE_KEYS)
 
 
-def test_sync_loads_every_visible_order_line_item_and_refund(synced):
+def content_hashes(path) -> dict[str, str]:
+    """A hash per data table, ignoring load timestamps: two warehouses with equal hashes hold the same rows."""
+    with Warehouse(path, read_only=True) as wh:
+        hashes = {}
+        for table in DATA_TABLES:
+            columns = [r[0] for r in wh.rows(f"DESCRIBE {table}") if r[0] not in ("synced_at", "updated_at")]
+            rows = wh.rows(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL")
+            hashes[table] = f"{len(rows)}:" + hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+        return hashes
+
+
+def warehouse(home):
+    return home / "data" / "shoplens.duckdb"
+
+
+def test_a_first_sync_loads_every_resource_and_every_visible_order(synced):
     home, sandbox = synced
     now = sandbox.now()
-    with Warehouse(home / "data" / "shoplens.duckdb", read_only=True) as wh:
+    with Warehouse(warehouse(home), read_only=True) as wh:
         for shop in sandbox.business.shops:
             orders = [o for o in sandbox.business.orders[shop.id] if o.visible_at(now)]
             got = wh.rows("SELECT count(*), sum(sub_total) FROM orders WHERE shop_id = ?", [shop.id])[0]
             assert got == (len(orders), sum((o.sub_total for o in orders), Decimal(0)))
             units = wh.rows("SELECT count(*) FROM order_line_items WHERE shop_id = ?", [shop.id])[0][0]
             assert units == sum(len(o.line_items) for o in orders)
-            refunds = [r for r in sandbox.business.returns[shop.id] if r.create_time <= now]
-            assert wh.rows("SELECT count(*) FROM refunds WHERE shop_id = ?", [shop.id])[0][0] == len(refunds)
             region = wh.rows("SELECT region, currency, timezone FROM shops WHERE shop_id = ?", [shop.id])[0]
             assert region == (shop.region.code, shop.region.currency, shop.region.timezone)
+        for table in DATA_TABLES:
+            assert wh.count(table) > 0, f"{table} is empty after a first sync"
         runs = wh.rows("SELECT count(*), count(*) FILTER (WHERE status = 'ok') FROM sync_runs")[0]
-        assert runs == (6, 6)
+        assert runs == (len(sandbox.business.shops) * (len(RESOURCES) + 1),) * 2
 
 
-def test_a_second_sync_changes_nothing(server, client, tmp_path):
-    path = tmp_path / "w.duckdb"
-    hashes = []
-    for _ in range(2):
-        with Warehouse(path) as wh:
-            summary = SyncSummary()
-            sync_authorization(client, wh, summary)
-            assert summary.ok
-            hashes.append({t: content_hash(wh, t) for t in TABLES})
-    assert hashes[0] == hashes[1]
-
-
-def test_status_changes_are_picked_up_on_the_next_sync(server, client, tmp_path):
+def test_two_incremental_runs_load_only_new_or_changed_records(server, tmp_path):
     sandbox = server.sandbox
-    order = next(o for o in sandbox.business.orders[sandbox.business.shops[0].id]
-                 if any(s == "DELIVERED" for _, s in o.events))
-    delivered = next(t for t, s in order.events if s == "DELIVERED")
-    sandbox.business_now = lambda: delivered - 1
-    with Warehouse(tmp_path / "w.duckdb") as wh:
-        sync_authorization(client, wh, SyncSummary())
-        assert wh.rows("SELECT status FROM orders WHERE order_id = ?", [order.id])[0][0] == "IN_TRANSIT"
-        sandbox.business_now = lambda: delivered + 1
-        sync_authorization(client, wh, SyncSummary())
-        assert wh.rows("SELECT status FROM orders WHERE order_id = ?", [order.id])[0][0] == "DELIVERED"
+    start = sandbox.business.end_time - 9 * 86_400
+    sandbox.business_now = lambda: start
+    first = sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    assert sum(r.inserted for r in first.results) > 0
+    again = sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    assert [(r.resource, r.rows) for r in again.results if r.rows] == []  # nothing changed: nothing loaded
+    later = start + 86_400
+    sandbox.business_now = lambda: later
+    second = sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    shop = sandbox.business.shops[0]
+    orders = {r.resource: r for r in second.results if r.shop_id == shop.id}["orders"]
+    new = [o for o in sandbox.business.orders[shop.id] if o.visible_at(later) and not o.visible_at(start)]
+    changed = [o for o in sandbox.business.orders[shop.id] if o.visible_at(start) and o.state_at(start) != o.state_at(later)]
+    assert (orders.inserted, orders.updated) == (len(new), len(changed))
+    assert orders.inserted and orders.updated
 
 
-def test_a_page_missing_a_required_field_is_not_loaded_at_all():
-    good = {"id": "1", "status": "COMPLETED", "create_time": 1, "update_time": 2,
-            "payment": {"currency": "THB", "sub_total": "10", "total_amount": "10"}, "line_items": []}
+def test_state_far_in_the_future_loads_nothing(server, tmp_path):
+    sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    with Warehouse(tmp_path / "data" / "sync" / "working.duckdb") as wh:
+        wh.con.execute("UPDATE sync_state SET cursor = CASE WHEN cursor LIKE '%-%' THEN '2100-01-01' "
+                       "ELSE '4102444800' END")
+        wh.con.execute("DELETE FROM orders")  # anything a window reads would come back
+    summary = sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    assert [(r.resource, r.rows) for r in summary.results if r.rows] == []
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        assert wh.count("orders") == 0
+
+
+def test_a_full_refresh_twice_gives_identical_tables(server, tmp_path):
+    full = SyncOptions(history_days=21, full_refresh=True)
+    sync_from_sandbox(server, tmp_path, options=full)
+    first = content_hashes(warehouse(tmp_path))
+    sync_from_sandbox(server, tmp_path, options=full)
+    assert content_hashes(warehouse(tmp_path)) == first
+
+
+def test_a_replay_from_the_archive_gives_identical_tables_without_the_api(synced):
+    home, sandbox = synced
+    before = content_hashes(warehouse(home))
+    with Warehouse(warehouse(home), read_only=True) as wh:
+        runs = wh.rows("SELECT run_id, shop_id, resource, pages FROM sync_runs WHERE pages > 0 ORDER BY ALL")
+    pages = replay(sandbox_settings_offline(home))  # no sandbox running: any API call would fail
+    assert pages > 0
+    assert content_hashes(warehouse(home)) == before
+    with Warehouse(warehouse(home), read_only=True) as wh:  # freshness survives a replay
+        assert wh.rows("SELECT run_id, shop_id, resource, pages FROM sync_runs WHERE pages > 0 ORDER BY ALL") == runs
+
+
+def sandbox_settings_offline(home):
+    from shoplens.config import Settings
+
+    return Settings(home=home, api_url="http://127.0.0.1:9", auth_url="http://127.0.0.1:9", app_key="k",
+                    app_secret="s")
+
+
+def test_the_archive_holds_every_page_and_no_secret(synced):
+    home, sandbox = synced
+    raw = b"".join(gzip.decompress(p.read_bytes()) for p in (home / "data" / "raw").rglob("*.jsonl.gz"))
+    records = [json.loads(line) for line in raw.decode().splitlines()]
+    with Warehouse(warehouse(home), read_only=True) as wh:
+        pages, runs = wh.rows("SELECT sum(pages), count(DISTINCT run_id) FROM sync_runs")[0]
+    assert len(records) == pages + runs  # every resource page, plus one shops page per run
+    text = raw.decode()
+    assert sandbox.gate.app_secret not in text and sandbox.ads.token not in text
+    assert not any(g.access_token in text or g.refresh_token in text for g in sandbox.gate._grants.values())
+    assert '"sign"' not in text and '"shop_cipher"' not in text
+
+
+def test_late_orders_and_later_refunds_arrive_with_the_next_sync(server, tmp_path):
+    sandbox = server.sandbox
+    shop = sandbox.business.shops[0]
+    late = next(o for o in sandbox.business.orders[shop.id][len(sandbox.business.orders[shop.id]) // 2:]
+                if o.paid_time)
+    first_sync = late.create_time + 600  # created before this sync, visible only 1-2 hours later
+    sandbox.business_now = lambda: first_sync
+    sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    ret = next(r for r in sandbox.business.returns[shop.id] if r.create_time > first_sync + 4 * 3600)
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        assert wh.rows("SELECT count(*) FROM orders WHERE order_id = ?", [late.id])[0][0] == 0
+        assert wh.rows("SELECT count(*) FROM refunds WHERE return_id = ?", [ret.id])[0][0] == 0
+        refunded_order_known = wh.rows("SELECT count(*) FROM orders WHERE order_id = ?", [ret.order.id])[0][0]
+    sandbox.business_now = lambda: ret.events[-1][0] + 3600
+    sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        assert wh.rows("SELECT count(*) FROM orders WHERE order_id = ?", [late.id])[0][0] == 1
+        refund = wh.rows("SELECT return_status, refund_total FROM refunds WHERE return_id = ?", [ret.id])[0]
+    assert refund == ("RETURN_OR_REFUND_REQUEST_COMPLETE", ret.refund_total)
+    assert refunded_order_known == 1  # the order was synced before its refund existed
+
+
+def test_a_backfill_never_moves_saved_state(server, tmp_path):
+    from datetime import date
+
+    sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        state = wh.rows("SELECT shop_id, resource, cursor FROM sync_state ORDER BY ALL")
+    summary = sync_from_sandbox(server, tmp_path, options=SyncOptions(since=date(2026, 11, 10),
+                                                                      until=date(2026, 11, 11)))
+    assert sum(r.pages for r in summary.results) > 0
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        assert wh.rows("SELECT shop_id, resource, cursor FROM sync_state ORDER BY ALL") == state
+
+
+def test_schema_drift_unknown_fields_kept_missing_optional_null_missing_required_refused(tmp_path):
+    good = {"id": "1", "status": "COMPLETED", "create_time": 1_790_000_000, "update_time": 1_790_000_100,
+            "payment": {"currency": "THB", "sub_total": "10", "total_amount": "10"}, "line_items": [],
+            "brand_new_field": {"nested": True}}
     bad = {**good, "id": "2", "payment": {"currency": "THB", "total_amount": "10"}}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/authorization"):
+        path = request.url.path
+        if path.startswith("/authorization"):
             data = {"shops": [{"id": "s1", "name": "S", "region": "TH", "cipher": "C"}]}
-        elif "orders" in request.url.path:
-            data = {"orders": [good, bad], "next_page_token": ""}
+        elif path == "/order/202309/orders/search":
+            body = json.loads(request.content)
+            data = {"orders": [good] if body.get("update_time_ge") is None else [good, bad], "next_page_token": ""}
         else:
-            data = {"return_orders": [], "next_page_token": ""}
+            data = {}
         return httpx.Response(200, json={"code": 0, "message": "Success", "request_id": "r", "data": data})
 
-    with ApiClient("https://x", "k", "s", "t", transport=httpx.MockTransport(handler)) as client, Warehouse() as wh:
-        summary = SyncSummary()
-        sync_authorization(client, wh, summary)
-        failed = [r for r in summary.results if r.error]
-        assert len(failed) == 1 and "order 2 lacks required field `payment.sub_total`" in failed[0].error
-        assert wh.count("orders") == 0
-        assert wh.rows("SELECT status FROM sync_runs WHERE resource = 'orders'")[0][0] == "failed"
-        from shoplens.sync import raise_if_failed
-        with pytest.raises(SyncError, match="payment.sub_total"):
-            raise_if_failed(summary)
+    from shoplens.config import Settings
+
+    settings = Settings(home=tmp_path, api_url="https://api.example", app_key="k", app_secret="s")
+    transport = httpx.MockTransport(handler)
+    first = run_sync(settings, authorizations=[StaticToken("t")], transport=transport,
+                     options=SyncOptions(resources=["orders"]))
+    assert first.ok
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        assert wh.rows("SELECT order_id, paid_time, buyer_id FROM orders") == [("1", None, None)]
+    second = run_sync(settings, authorizations=[StaticToken("t")], transport=transport,
+                      options=SyncOptions(resources=["orders"]))
+    failed = [r for r in second.results if r.error]
+    assert len(failed) == 1 and "order 2 lacks required field `payment.sub_total`" in failed[0].error
+    with pytest.raises(SyncError, match="payment.sub_total"):
+        raise_if_failed(second)
+    with Warehouse(warehouse(tmp_path), read_only=True) as wh:
+        assert wh.count("orders") == 1  # the bad page loaded nothing, not even its good order
+    raw = b"".join(gzip.decompress(p.read_bytes()) for p in (tmp_path / "data" / "raw").rglob("*.jsonl.gz"))
+    assert b"brand_new_field" in raw and raw.count(b'"id":"2"') == 1  # the raw page is kept
+
+
+def test_a_second_sync_is_refused_while_one_runs(server, tmp_path):
+    with SyncLock(tmp_path / "data" / "sync.lock"):
+        with pytest.raises(SyncError, match=r"another sync is running in this workspace \(pid \d+"):
+            sync_from_sandbox(server, tmp_path, options=OPTIONS)
+
+
+def test_reports_read_while_a_sync_writes_and_publishes(server, tmp_path):
+    sandbox = server.sandbox
+    sandbox.business_now = lambda: sandbox.business.end_time - 5 * 86_400
+    sync_from_sandbox(server, tmp_path, options=OPTIONS)
+    reader = duckdb.connect(str(warehouse(tmp_path)), read_only=True)  # a report, reading
+    before = reader.execute("SELECT count(*) FROM orders").fetchone()[0]
+    sandbox.business_now = lambda: sandbox.business.end_time
+    sync_from_sandbox(server, tmp_path, options=OPTIONS)  # writes and publishes while the reader is open
+    assert reader.execute("SELECT count(*) FROM orders").fetchone()[0] == before
+    reader.close()
+    with Warehouse(warehouse(tmp_path), read_only=True) as fresh:
+        assert fresh.count("orders") > before
+
+
+def test_unknown_resources_and_half_backfills_are_refused():
+    with pytest.raises(SyncError, match="unknown resource"):
+        SyncOptions(resources=["ordres"])
+    with pytest.raises(SyncError, match="needs both --since and --until"):
+        from datetime import date
+
+        SyncOptions(since=date(2026, 11, 1))
+
+
+def test_ad_spend_lands_per_campaign_and_day(synced):
+    home, sandbox = synced
+    shop = sandbox.business.shops[0]
+    with Warehouse(warehouse(home), read_only=True) as wh:
+        got = wh.rows("SELECT sum(spend) FROM ad_campaign_daily WHERE shop_id = ?", [shop.id])[0][0]
+    expected = sum((d.spend for d in sandbox.business.ad_days[shop.id]), Decimal(0))
+    assert got == expected and AD_RESOURCE == "ad_spend"

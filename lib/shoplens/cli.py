@@ -23,10 +23,12 @@ sandbox_app = typer.Typer(help="The local TikTok Shop API emulator.", no_args_is
 auth_app = typer.Typer(help="Authorize shoplens with a seller's shops.", no_args_is_help=True)
 reports_app = typer.Typer(help="Run and render reports.", no_args_is_help=True)
 metrics_app = typer.Typer(help="The KPI catalogue.", no_args_is_help=True)
+sync_app = typer.Typer(help="Sync shops from the API into the warehouse.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(auth_app, name="auth")
 app.add_typer(reports_app, name="reports")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(sync_app, name="sync")
 console = Console()
 err = Console(stderr=True)
 
@@ -52,7 +54,9 @@ def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen 
                                                       "malformed:0.01,expire:0.001,revoke:0.0001"),
                   fault_seed: int = typer.Option(0, help="Seed for the fault rates."),
                   token_ttl: int = typer.Option(7 * 86_400, help="Access-token lifetime in seconds."),
-                  qps: float = typer.Option(50.0, help="Requests per second per shop and endpoint before 429.")) -> None:
+                  qps: float = typer.Option(50.0, help="Requests per second per shop and endpoint before 429."),
+                  business_now: str = typer.Option(None, help="The business clock, e.g. 2026-11-16T00:00 (UTC); "
+                                                              "default: two days after the last business day.")) -> None:
     """Serve the sandbox API in the foreground (Ctrl-C stops it)."""
     from shoplens.sandbox import SANDBOX_APP_KEY, Faults, make_sandbox
     from shoplens.sandbox.server import serve_forever
@@ -64,6 +68,14 @@ def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen 
     secret = os.environ.get("SHOPLENS_APP_SECRET") or secrets.token_hex(16)
     sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day, app_secret=secret, hostile=hostile,
                            faults=fault_plan, token_ttl=token_ttl, qps=qps)
+    if business_now:
+        from datetime import UTC, datetime
+
+        try:
+            clock = int(datetime.fromisoformat(business_now).replace(tzinfo=UTC).timestamp())
+        except ValueError:
+            raise ShoplensError(f"--business-now {business_now!r} is not a time: use e.g. 2026-11-16T00:00") from None
+        sandbox.business_now = lambda: clock
     url = f"http://{host}:{port}"
     console.print(f"sandbox: {shops} shops, seed {seed}, on {url}")
     console.print(f"  export SHOPLENS_API_URL={url} SHOPLENS_AUTH_URL={url} "
@@ -162,19 +174,53 @@ def shops_command() -> None:
     console.print(table)
 
 
-@app.command("sync")
-def sync_command() -> None:
-    """Sync every authorized shop into the warehouse."""
-    from shoplens.sync import raise_if_failed, sync_workspace
-    from shoplens.warehouse import Warehouse
+@sync_app.callback(invoke_without_command=True)
+def sync_command(ctx: typer.Context,
+                 since: str = typer.Option(None, help="Backfill from this day (YYYY-MM-DD); needs --until. "
+                                                      "Saved state does not move."),
+                 until: str = typer.Option(None, help="Backfill through this day, included."),
+                 shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
+                 resource: list[str] = typer.Option(None, help="Only these resources (repeatable)."),
+                 history_days: int = typer.Option(90, help="Days of analytics a first sync reads."),
+                 full_refresh: bool = typer.Option(False, help="Ignore saved state and read everything again."),
+                 replay_archive: bool = typer.Option(False, "--replay", help="Rebuild the warehouse from the raw "
+                                                                            "archive alone, with no API calls.")) -> None:
+    """Sync every authorized shop into the warehouse (incremental), or backfill, or replay."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from shoplens.sync import SyncOptions, raise_if_failed, replay, run_sync
+    from shoplens.sync.progress import RichObserver
 
     settings = load_settings()
-    with Warehouse(settings.warehouse_path) as warehouse:
-        summary = sync_workspace(settings, warehouse, on_progress=lambda r: console.print(
-            f"shop {r.shop_id} {r.resource}: {r.rows} rows, {r.pages} pages, {r.retries} retries"
-            + (f" [red]failed: {r.error}[/red]" if r.error else "")))
+    if replay_archive:
+        pages = replay(settings)
+        console.print(f"replayed {pages} archived pages into {settings.warehouse_path}")
+        return
+    options = SyncOptions(shops=shop or None, resources=resource or None, since=_parse_date(since, "--since"),
+                          until=_parse_date(until, "--until"), history_days=history_days, full_refresh=full_refresh)
+    with RichObserver(console) as observer:
+        summary = run_sync(settings, options=options, observer=observer)
+    failed = [r for r in summary.results if r.error]
+    rows = sum(r.rows for r in summary.results)
+    console.print(f"synced {rows} rows in {summary.requests} requests into {settings.warehouse_path}"
+                  + (f"; {len(failed)} resource(s) failed" if failed else ""))
     raise_if_failed(summary)
-    console.print(f"synced into {settings.warehouse_path}")
+
+
+@sync_app.command("status")
+def sync_status() -> None:
+    """Freshness per shop and resource: last successful sync, window end, rows, latest analytics date."""
+    from shoplens.sync.status import freshness
+    from shoplens.warehouse import open_warehouse
+
+    with open_warehouse() as warehouse:
+        rows = freshness(warehouse)
+    table = Table("shop", "resource", "last ok sync", "data through", "analytics to", "rows (last run)",
+                  "last error")
+    for r in rows:
+        table.add_row(r["shop"], r["resource"], r["last_ok"] or "never", r["cursor"] or "–", r["latest"] or "–",
+                      str(r["rows"]), r["error"] or "")
+    console.print(table)
 
 
 @reports_app.command("run")

@@ -21,6 +21,7 @@ from shoplens.errors import ConfigError
 DEFAULT_API_URL = "https://open-api.tiktokglobalshop.com"
 DEFAULT_AUTH_URL = "https://auth.tiktok-shops.com"
 DEFAULT_CONSENT_URL = "https://services.tiktokshop.com/open/authorize"
+DEFAULT_ADS_URL = "https://business-api.tiktok.com"
 
 #: Settings a user may put in `shoplens.toml`, each with the environment variable that overrides it.
 FILE_KEYS = {
@@ -30,6 +31,8 @@ FILE_KEYS = {
     "app_key": "SHOPLENS_APP_KEY",
     "service_id": "SHOPLENS_SERVICE_ID",
     "api_qps": "SHOPLENS_API_QPS",
+    "ads_url": "SHOPLENS_ADS_URL",
+    "ads_advertisers": "SHOPLENS_ADS_ADVERTISERS",
 }
 
 
@@ -45,7 +48,11 @@ class Settings:
     service_id: str | None = None
     #: client-side requests per second per (shop, endpoint); the API allows 50 by default
     api_qps: float = 40.0
+    ads_url: str = DEFAULT_ADS_URL
+    #: shop id -> Marketing API advertiser id ("shop=advertiser,..." in SHOPLENS_ADS_ADVERTISERS)
+    ads_advertisers: dict = field(default_factory=dict)
     app_secret: str | None = field(default=None, repr=False)
+    ads_access_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -55,6 +62,8 @@ class Settings:
         if not 0 < qps <= 1000:
             raise ConfigError(f"api_qps {qps} is out of range: use a value between 0 and 1000 (API default 50)")
         object.__setattr__(self, "api_qps", qps)
+        if isinstance(self.ads_advertisers, str):
+            object.__setattr__(self, "ads_advertisers", parse_advertisers(self.ads_advertisers))
 
     @property
     def warehouse_path(self) -> Path:
@@ -110,10 +119,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             values[key] = env[var]
         elif key in file_values:
             values[key] = str(file_values[key])
-    secret = env.get("SHOPLENS_APP_SECRET") or _read_private_json(home / ".shoplens" / "credentials.json").get(
-        "app_secret"
-    )
-    return Settings(home=home, app_secret=secret, **values)
+    private = _read_private_json(home / ".shoplens" / "credentials.json")
+    secret = env.get("SHOPLENS_APP_SECRET") or private.get("app_secret")
+    ads_token = env.get("SHOPLENS_ADS_ACCESS_TOKEN") or private.get("ads_access_token")
+    return Settings(home=home, app_secret=secret, ads_access_token=ads_token, **values)
+
+
+def parse_advertisers(text: str) -> dict[str, str]:
+    """'shop1=adv1,shop2=adv2' -> {"shop1": "adv1", ...}."""
+    mapping = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        shop, sep, advertiser = part.partition("=")
+        if not sep or not shop.strip() or not advertiser.strip():
+            raise ConfigError(f"SHOPLENS_ADS_ADVERTISERS entry {part!r}: write SHOP_ID=ADVERTISER_ID, comma-separated")
+        mapping[shop.strip()] = advertiser.strip()
+    return mapping
 
 
 def _read_config_file(path: Path) -> dict:
@@ -124,8 +144,10 @@ def _read_config_file(path: Path) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     unknown = sorted(set(data) - set(FILE_KEYS))
-    if "app_secret" in data:
-        raise ConfigError(f"{path} holds app_secret: move it to SHOPLENS_APP_SECRET or .shoplens/credentials.json")
+    for secret in ("app_secret", "ads_access_token"):
+        if secret in data:
+            raise ConfigError(f"{path} holds {secret}: move it to SHOPLENS_{secret.upper()} "
+                              "or .shoplens/credentials.json")
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(FILE_KEYS)}")
     return data

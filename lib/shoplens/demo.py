@@ -18,8 +18,9 @@ from shoplens.config import Settings, warehouse_path
 from shoplens.reports.batch import BatchResult, plan_shop_reports, run_batch
 from shoplens.render import render_html, write_index
 from shoplens.sandbox import SandboxServer, make_sandbox
-from shoplens.sync import SyncSummary, raise_if_failed, sync_authorization
-from shoplens.tiktok import ApiClient, TokenSet, consent_url, exchange_auth_code
+from shoplens.sync import SyncOptions, SyncSummary, raise_if_failed, run_sync
+from shoplens.sync.runner import callable_observer
+from shoplens.tiktok import StaticToken, TokenSet, consent_url, exchange_auth_code
 from shoplens.warehouse import Warehouse
 
 DEMO_PERIOD = (date(2026, 11, 9), date(2026, 11, 15))  # ISO week 2026-W46, with 11.11 in it
@@ -46,26 +47,29 @@ def render_job(job) -> dict[str, Path]:
     return {"html": render_html(job.executed_path, job.html_path, title=job.title, lang=lang)}
 
 
-def sandbox_settings(server: SandboxServer, home: Path) -> Settings:
-    """Settings pointing every host at a running sandbox, with its app credentials."""
-    url = server.url
-    return Settings(home=home, api_url=url, auth_url=url, consent_url=f"{url}/open/authorize",
-                    app_key=server.sandbox.gate.app_key, app_secret=server.sandbox.gate.app_secret)
+def sandbox_settings(server: SandboxServer, home: Path, **overrides) -> Settings:
+    """Settings pointing every host at a running sandbox, with its app and ads credentials."""
+    url, sandbox = server.url, server.sandbox
+    advertisers = {s.id: sandbox.business.content[s.id].campaigns[0].advertiser_id for s in sandbox.business.shops
+                   if sandbox.business.content[s.id].campaigns}
+    options = dict(home=home, api_url=url, auth_url=url, consent_url=f"{url}/open/authorize",
+                   app_key=sandbox.gate.app_key, app_secret=sandbox.gate.app_secret, ads_url=url,
+                   ads_access_token=sandbox.ads.token, ads_advertisers=advertisers, api_qps=sandbox.gate.qps)
+    return Settings(**(options | overrides))
 
 
 def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str], None] = lambda line: None,
-                      client_options: dict | None = None) -> SyncSummary:
-    """Authorize against a running sandbox and sync all its shops into `home`'s warehouse."""
-    settings = sandbox_settings(server, home)
+                      options: SyncOptions | None = None, **overrides) -> SyncSummary:
+    """Authorize against a running sandbox and sync all its shops into `home`'s warehouse.
+
+    The tokens stay in memory; nothing is written to the workspace's credential files.
+    """
+    settings = sandbox_settings(server, home, **overrides)
     tokens = authorize_with_sandbox(settings)
     say(f"authorized: {tokens.seller_name}, scopes {', '.join(tokens.granted_scopes)}")
-    summary = SyncSummary()
-    app_key, app_secret = settings.require_app()
-    with Warehouse(settings.warehouse_path) as warehouse, \
-            ApiClient(server.url, app_key, app_secret, tokens.access_token, **(client_options or {})) as client:
-        sync_authorization(client, warehouse, summary,
-                           on_progress=lambda r: say(f"synced shop {r.shop_id} {r.resource}: {r.rows} rows, "
-                                                     f"{r.pages} pages in {r.seconds:.1f}s"))
+    summary = run_sync(settings, authorizations=[StaticToken(tokens.access_token)], options=options,
+                       observer=callable_observer(lambda r: say(
+                           f"synced shop {r.shop_id} {r.resource}: {r.rows} rows, {r.pages} pages in {r.seconds:.1f}s")))
     raise_if_failed(summary)
     return summary
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -116,7 +117,8 @@ def create_app(sandbox: Sandbox) -> Starlette:
                                                    "`application/json`.") from None
             params = {k: v for k, v in request.query_params.items() if k not in GATEWAY_PARAMS}
             data = HANDLERS[ep.name](sandbox, params, body, shop)
-            return JSONResponse(envelope(data))
+            # the server's clock is the business clock: a sync ends its windows there
+            return JSONResponse(envelope(data), headers={"date": formatdate(sandbox.now(), usegmt=True)})
         except ProtocolError as err:
             return error_response(err)
 

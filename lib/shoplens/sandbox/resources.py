@@ -378,7 +378,7 @@ def product_performance(sandbox, query: dict, body: dict, shop) -> dict:
             t.items += 1
         for pid in {li.product.id for li in o.line_items}:
             per_product[pid].orders += 1
-    items = [(p, per_product.get(p.id, Totals())) for p in sandbox.business.products[shop.id]]
+    items = [(p, per_product[p.id]) for p in sandbox.business.products[shop.id] if p.id in per_product]
     items = _sorted_by(items, query, {"gmv": lambda i: i[1].gmv, "items_sold": lambda i: i[1].items,
                                       "orders": lambda i: i[1].orders}, "gmv")
     currency = shop.region.currency

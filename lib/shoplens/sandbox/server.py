@@ -42,7 +42,8 @@ class SandboxServer:
         self.sandbox = sandbox
         self._sock = bind_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(create_app(sandbox), log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(create_app(sandbox), log_level="warning", access_log=False, lifespan="off",
+                                date_header=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="shoplens-sandbox", daemon=True)
@@ -76,5 +77,6 @@ class SandboxServer:
 def serve_forever(sandbox: Sandbox, host: str, port: int) -> None:
     """Serve in the foreground until interrupted."""
     sock = bind_socket(host, port)
-    config = uvicorn.Config(create_app(sandbox), log_level="info", access_log=False, lifespan="off")
+    config = uvicorn.Config(create_app(sandbox), log_level="info", access_log=False, lifespan="off",
+                            date_header=False)
     uvicorn.Server(config).run(sockets=[sock])

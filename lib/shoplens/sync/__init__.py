@@ -1,5 +1,8 @@
-"""Sync: API pages -> warehouse rows, recorded per shop and resource in `sync_runs`."""
+"""Sync: API pages -> raw archive -> warehouse rows, incrementally, per shop and resource."""
 
-from shoplens.sync.runner import SyncSummary, raise_if_failed, sync_authorization, sync_workspace
+from shoplens.sync.resources import RESOURCES, ResourceSpec
+from shoplens.sync.runner import (AD_RESOURCE, Observer, ResourceResult, SyncOptions, SyncSummary, raise_if_failed,
+                                  replay, run_sync, token_sources)
 
-__all__ = ["SyncSummary", "raise_if_failed", "sync_authorization", "sync_workspace"]
+__all__ = ["AD_RESOURCE", "RESOURCES", "Observer", "ResourceResult", "ResourceSpec", "SyncOptions", "SyncSummary",
+           "raise_if_failed", "replay", "run_sync", "token_sources"]

@@ -1,29 +1,40 @@
-"""Sync: page through the API for every authorized shop and load the pages into the warehouse.
+"""Sync: every authorized shop, concurrently, each within its rate limit; every page archived,
+then loaded in its own transaction; state saved with a window's last page; then published.
 
-Each page is loaded in its own transaction (rows and line items together), keyed upserts make a
-re-run converge, and every (shop, resource) run is recorded in `sync_runs` for freshness reporting.
-This walking-skeleton sync re-reads everything each run; incremental state comes with the sync issue.
+Crash anywhere and a re-run converges: upserts are keyed, the state only moves with the page that
+completes its window, and the published warehouse changes only by an atomic rename at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from shoplens.config import Settings
 from shoplens.errors import ShoplensError, SyncError
-from shoplens.sync.mapping import (LINE_ITEM_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS, SHOP_COLUMNS, order_rows,
-                                   refund_rows, shop_row)
-from shoplens.tiktok import ApiClient, RateLimiter, StoredTokens, TokenStore
+from shoplens.sync.archive import RawArchive
+from shoplens.sync.lock import SyncLock
+from shoplens.sync.mapping import AD_COLUMNS, SHOP_COLUMNS, ad_rows, shop_row
+from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef
+from shoplens.sync.state import Cursor, read_cursor, write_cursor
+from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSource, TokenStore, time_window
+from shoplens.tiktok.ads import AdsClient
+from shoplens.tiktok.endpoints import ENDPOINTS
 from shoplens.warehouse import Warehouse
+from shoplens.warehouse.publish import publish, working_path
 
 #: refresh an access token this long before it expires
 REFRESH_MARGIN_S = 3600
+AD_RESOURCE = "ad_spend"
 
 
 @dataclass
@@ -31,93 +42,420 @@ class ResourceResult:
     shop_id: str
     resource: str
     pages: int = 0
-    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
     retries: int = 0
     seconds: float = 0.0
     error: str | None = None
 
+    @property
+    def rows(self) -> int:
+        return self.inserted + self.updated
+
 
 @dataclass
 class SyncSummary:
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-"
+                        + uuid.uuid4().hex[:4])
     results: list[ResourceResult] = field(default_factory=list)
+    requests: int = 0
 
     @property
     def ok(self) -> bool:
         return all(r.error is None for r in self.results)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+@dataclass
+class SyncOptions:
+    """What to sync. `since`/`until` make a backfill: that window only, saved state untouched."""
+
+    shops: list[str] | None = None
+    resources: list[str] | None = None
+    since: date | None = None
+    until: date | None = None
+    #: how many days of analytics a first sync reads
+    history_days: int = 90
+    page_size: int | None = None
+    #: ignore saved state: read everything again from the start of history (state then moves)
+    full_refresh: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.resources or [] if r not in RESOURCES and r != AD_RESOURCE]
+        if unknown:
+            raise SyncError(f"unknown resource(s) {', '.join(unknown)}; known: {', '.join([*RESOURCES, AD_RESOURCE])}")
+        if self.since and self.until and self.since > self.until:
+            raise SyncError(f"--since {self.since} is after --until {self.until}: swap them")
+        if (self.since is None) != (self.until is None):
+            raise SyncError("a backfill needs both --since and --until")
+
+    @property
+    def backfill(self) -> bool:
+        return self.since is not None
+
+    def wants(self, resource: str) -> bool:
+        return not self.resources or resource in self.resources
 
 
-def sync_workspace(settings: Settings, warehouse: Warehouse, *, transport: httpx.BaseTransport | None = None,
-                   on_progress: Callable[[ResourceResult], None] | None = None) -> SyncSummary:
-    """Sync every shop of every authorization saved in the workspace."""
-    app_key, app_secret = settings.require_app()
-    store = TokenStore(settings.tokens_path)
-    summary = SyncSummary()
-    limiter = RateLimiter(qps=settings.api_qps)
-    for tokens in store.require_all():
-        source = StoredTokens(store, tokens, auth_url=settings.auth_url, app_key=app_key, app_secret=app_secret,
-                              transport=transport)
-        source.refresh_if_expiring(REFRESH_MARGIN_S)
-        with ApiClient(settings.api_url, app_key, app_secret, source, transport=transport, limiter=limiter) as client:
-            sync_authorization(client, warehouse, summary, on_progress=on_progress)
-    return summary
+@dataclass(frozen=True)
+class Request:
+    params: dict | None
+    body: dict | None
+    tag: str | None
+    #: the cursor this request's last page completes (None while more requests follow)
+    completes: str | None
+    #: the window, for resources filtered on our side
+    since: int | None = None
+    until: int | None = None
 
 
-def sync_authorization(client: ApiClient, warehouse: Warehouse, summary: SyncSummary, *,
-                       on_progress: Callable[[ResourceResult], None] | None = None) -> None:
-    """Sync the shops one authorization covers: shops, then orders and refunds per shop."""
-    shops = client.get_authorized_shops()
-    with warehouse.transaction():
-        warehouse.upsert("shops", [shop_row(s) for s in shops], SHOP_COLUMNS)
-    until = int(time.time())
-    for shop in shops:
-        shop_id = str(shop["id"])
-        for resource, pages, load in (
-            ("orders", client.search_orders(shop["cipher"], update_time_lt=until), _load_orders),
-            ("refunds", client.search_returns(shop["cipher"], update_time_lt=until), _load_refunds),
-        ):
-            result = _sync_resource(client, warehouse, summary.run_id, shop_id, resource, pages, load)
-            summary.results.append(result)
-            if on_progress:
-                on_progress(result)
+class Observer:
+    """Progress callbacks; the CLI draws them with rich."""
+
+    def started(self, shop_id: str, resource: str) -> None: ...
+
+    def page(self, shop_id: str, resource: str, rows: int) -> None: ...
+
+    def finished(self, result: ResourceResult) -> None: ...
 
 
-def _sync_resource(client, warehouse, run_id, shop_id, resource, pages, load) -> ResourceResult:
-    result = ResourceResult(shop_id, resource)
-    started = _utcnow()
-    retries_before = client.retries
-    clock = time.perf_counter()
+@dataclass
+class _Run:
+    """Everything one run's shop tasks share."""
+
+    settings: Settings
+    warehouse: Warehouse
+    archive: RawArchive
+    summary: SyncSummary
+    options: SyncOptions
+    observer: Observer
+    now: int
+    seq: itertools.count = field(default_factory=itertools.count)
+    clock_from_server: bool = False
+    #: extra AsyncApiClient arguments (timeout, retry): a seam for tests and tuning
+    client_options: dict = field(default_factory=dict)
+
+
+def _time_requests(spec: ResourceSpec, cursor: Cursor | None, run: _Run) -> list[Request]:
+    opts = run.options
+    if opts.backfill:
+        since = int(datetime.combine(opts.since, datetime.min.time(), UTC).timestamp())
+        until = int(datetime.combine(opts.until + timedelta(days=1), datetime.min.time(), UTC).timestamp())
+    else:
+        since = int(cursor.value) - int(spec.lookback.total_seconds()) if cursor else None
+        until = run.now
+    completes = None if opts.backfill else str(until)
+    if since is not None and since >= until:
+        return []  # nothing can be in an empty window (a cursor ahead of the server's clock)
+    if spec.mode == "statement":
+        params = {"statement_time_lt": until} | ({"statement_time_ge": since} if since is not None else {})
+        return [Request(params, None, None, completes, since, until)]
+    if spec.mode == "snapshot":
+        return [Request(None, {}, None, completes, since, until)]
+    body = time_window(since, until, spec.window_field)
+    if spec.inclusive_end:
+        body = {k.replace("_lt", "_le"): (v - 1 if k.endswith("_lt") else v) for k, v in body.items()}
+    return [Request(None, body, None, completes, since, until)]
+
+
+def _date_range(spec: ResourceSpec, cursor: Cursor | None, run: _Run, shop: ShopRef) -> tuple[date, date]:
+    """[start, end) in shop-local dates."""
+    opts = run.options
+    if opts.backfill:
+        return opts.since, opts.until + timedelta(days=1)
+    today = datetime.fromtimestamp(run.now, ZoneInfo(shop.timezone)).date()
+    start = (date.fromisoformat(cursor.value) - spec.lookback) if cursor else today - timedelta(days=opts.history_days)
+    return start, today + timedelta(days=1)
+
+
+def _shop_filter_ok(shop: dict, options: SyncOptions) -> bool:
+    return not options.shops or str(shop["id"]) in options.shops
+
+
+async def _sync_resource(client: AsyncApiClient, run: _Run, shop: ShopRef, spec: ResourceSpec) -> ResourceResult:
+    result = ResourceResult(shop.shop_id, spec.name)
+    started, clock, retries_before = datetime.now(UTC), time.perf_counter(), client.retries
+    run.observer.started(shop.shop_id, spec.name)
     try:
-        for page in pages:
-            with warehouse.transaction():
-                result.rows += load(warehouse, shop_id, page.items)
-            result.pages += 1
+        cursor = None if run.options.full_refresh else read_cursor(run.warehouse, shop.shop_id, spec.name)
+        if spec.mode in ("daily", "daily_list"):
+            await _sync_dates(client, run, shop, spec, cursor, result)
+        else:
+            for request in _time_requests(spec, cursor, run):
+                await _sync_request(client, run, shop, spec, request, result)
     except ShoplensError as exc:
         result.error = str(exc)
     result.retries = client.retries - retries_before
     result.seconds = time.perf_counter() - clock
-    with warehouse.transaction() as con:
-        con.execute("INSERT INTO sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, shop_id, resource, started, _utcnow(), "failed" if result.error else "ok",
-                     result.pages, result.rows, result.retries, result.error])
+    _record_run(run, result, started)
+    run.observer.finished(result)
     return result
 
 
-def _load_orders(warehouse: Warehouse, shop_id: str, items: list[dict]) -> int:
-    orders, line_items = order_rows(shop_id, items)
-    if orders:
-        ids = [o["order_id"] for o in orders]
-        warehouse.con.execute("DELETE FROM order_line_items WHERE list_contains(?, order_id)", [ids])
-    warehouse.upsert("order_line_items", line_items, LINE_ITEM_COLUMNS)
-    return warehouse.upsert("orders", orders, ORDER_COLUMNS)
+async def _sync_dates(client, run: _Run, shop: ShopRef, spec: ResourceSpec, cursor: Cursor | None,
+                      result: ResourceResult) -> None:
+    start, end = _date_range(spec, cursor, run, shop)
+    if start >= end:
+        return
+    if spec.mode == "daily":
+        params = {"start_date_ge": start.isoformat(), "end_date_lt": end.isoformat()}
+        await _sync_request(client, run, shop, spec, Request(params, None, None, "pending"), result)
+        return
+    latest = None
+    day = start
+    while day < end and (latest is None or day <= latest):
+        params = {"start_date_ge": day.isoformat(), "end_date_lt": (day + timedelta(days=1)).isoformat()}
+        is_last = day + timedelta(days=1) >= end
+        found = await _sync_request(client, run, shop, spec, Request(params, None, day.isoformat(), None), result)
+        latest = found or latest
+        day += timedelta(days=1)
+        if is_last or (latest is not None and day > latest):
+            break
+    if not run.options.backfill and latest is not None:
+        with run.warehouse.transaction():
+            write_cursor(run.warehouse, shop.shop_id, spec.name,
+                         Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
 
 
-def _load_refunds(warehouse: Warehouse, shop_id: str, items: list[dict]) -> int:
-    return warehouse.upsert("refunds", refund_rows(shop_id, items), REFUND_COLUMNS)
+async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, request: Request,
+                        result: ResourceResult) -> date | None:
+    """Page through one request: archive each page, then load it; returns latest_available_date if any."""
+    ep = ENDPOINTS[spec.endpoint]
+    latest = None
+    async for page in client.pages(spec.endpoint, shop.cipher, params=request.params, body=request.body,
+                                   page_size=run.options.page_size if ep.paging != "none" else None):
+        if page.data.get("latest_available_date"):
+            latest = date.fromisoformat(page.data["latest_available_date"])
+        final = not page.next_page_token
+        completes = request.completes
+        if completes == "pending":  # a "daily" window completes at the latest available date
+            completes = None if run.options.backfill or latest is None else \
+                min(date.fromisoformat(request.params["end_date_lt"]), latest + timedelta(days=1)).isoformat()
+        run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id, seq=next(run.seq),
+                           params=request.params, body=request.body, tag=request.tag, data=page.data,
+                           window_end=completes, final=final)
+        items = page.items
+        if spec.client_filter:
+            items = [i for i in items if (request.since is None or int(i.get("update_time") or 0) >= request.since)
+                     and int(i.get("update_time") or 0) < request.until]
+        with run.warehouse.transaction():
+            inserted, updated = spec.load(run.warehouse, shop, items, request.tag)
+            if final and completes is not None:
+                write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
+        result.pages += 1
+        result.inserted += inserted
+        result.updated += updated
+        run.observer.page(shop.shop_id, spec.name, inserted + updated)
+    return latest
+
+
+def _record_run(run: _Run, result: ResourceResult, started: datetime) -> None:
+    with run.warehouse.transaction() as con:
+        con.execute("INSERT INTO sync_runs (run_id, shop_id, resource, started_at, finished_at, status, pages, "
+                    "rows_loaded, retries, error, rows_inserted, rows_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run.summary.run_id, result.shop_id, result.resource, started, datetime.now(UTC),
+                     "failed" if result.error else "ok", result.pages, result.rows, result.retries, result.error,
+                     result.inserted, result.updated])
+    run.summary.results.append(result)
+
+
+async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
+    """Daily campaign spend from the Marketing API, restated for 7 days, 30 days per call."""
+    settings = run.settings
+    result = ResourceResult(shop.shop_id, AD_RESOURCE)
+    started, clock = datetime.now(UTC), time.perf_counter()
+    run.observer.started(shop.shop_id, AD_RESOURCE)
+    spec = ResourceSpec(AD_RESOURCE, "", "daily", timedelta(days=7), lambda *a: (0, 0))
+    try:
+        cursor = None if run.options.full_refresh else read_cursor(run.warehouse, shop.shop_id, AD_RESOURCE)
+        start, end = _date_range(spec, cursor, run, shop)
+        with AdsClient(settings.ads_url, settings.ads_access_token) as ads:
+            chunk = start
+            while chunk < end:
+                last = min(end - timedelta(days=1), chunk + timedelta(days=29))
+                rows = await asyncio.to_thread(lambda c=chunk, last=last: list(ads.campaign_days(advertiser_id, c, last)))
+                data = {"advertiser_id": advertiser_id, "rows": rows}
+                completes = None if run.options.backfill or last + timedelta(days=1) < end else end.isoformat()
+                run.archive.append(shop_id=shop.shop_id, resource=AD_RESOURCE, run_id=run.summary.run_id,
+                                   seq=next(run.seq), params={"start_date": chunk.isoformat(),
+                                                              "end_date": last.isoformat()}, body=None, tag=None,
+                                   data=data, window_end=completes, final=True)
+                with run.warehouse.transaction():
+                    inserted, updated = load_ads(run.warehouse, shop, data)
+                    if completes:
+                        write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes), datetime.now(UTC))
+                result.pages += 1
+                result.inserted += inserted
+                result.updated += updated
+                run.observer.page(shop.shop_id, AD_RESOURCE, inserted + updated)
+                chunk = last + timedelta(days=1)
+            result.retries = ads.retries
+    except ShoplensError as exc:
+        result.error = str(exc)
+    result.seconds = time.perf_counter() - clock
+    _record_run(run, result, started)
+    run.observer.finished(result)
+
+
+def load_ads(wh: Warehouse, shop: ShopRef, data: dict) -> tuple[int, int]:
+    rows = [dict(r, day=date.fromisoformat(str(r["day"])[:10])) for r in data["rows"]]
+    wh.upsert("ad_campaign_daily", ad_rows(shop.shop_id, data["advertiser_id"], shop.currency, rows), AD_COLUMNS)
+    return wh.last_upsert
+
+
+async def _sync_shop(run: _Run, shop: ShopRef, tokens: TokenSource, limiter: RateLimiter,
+                     transport: httpx.AsyncBaseTransport | None) -> None:
+    settings = run.settings
+    app_key, app_secret = settings.require_app()
+    async with AsyncApiClient(settings.api_url, app_key, app_secret, tokens, limiter=limiter,
+                              transport=transport, **run.client_options) as client:
+        for spec in RESOURCES.values():
+            if run.options.wants(spec.name):
+                await _sync_resource(client, run, shop, spec)
+        run.summary.requests += client.requests
+    advertiser = settings.ads_advertisers.get(shop.shop_id)
+    if advertiser and settings.ads_access_token and run.options.wants(AD_RESOURCE):
+        await _sync_ads(run, shop, advertiser)
+
+
+async def _sync_authorization(run: _Run, tokens: TokenSource, limiter: RateLimiter,
+                              transport: httpx.AsyncBaseTransport | None) -> None:
+    settings = run.settings
+    app_key, app_secret = settings.require_app()
+    async with AsyncApiClient(settings.api_url, app_key, app_secret, tokens, limiter=limiter,
+                              transport=transport, **run.client_options) as client:
+        page = await anext(client.pages("shops"))
+    if client.server_time is not None and not run.clock_from_server:
+        run.now = int(client.server_time.timestamp())  # windows end at the server's clock
+        run.clock_from_server = True
+    run.archive.append(shop_id="_shops", resource="shops", run_id=run.summary.run_id, seq=next(run.seq), params=None,
+                       body=None, tag=None, data=page.data, window_end=None, final=True)
+    with run.warehouse.transaction():
+        run.warehouse.upsert("shops", [shop_row(s) for s in page.items], SHOP_COLUMNS)
+    refs = []
+    for s in page.items:
+        if _shop_filter_ok(s, run.options):
+            row = shop_row(s)
+            refs.append(ShopRef(row["shop_id"], s["cipher"], row["currency"], row["timezone"]))
+    if run.options.shops:
+        unknown = sorted(set(run.options.shops) - {r.shop_id for r in refs})
+        if unknown:
+            raise SyncError(f"unknown shop id(s) {', '.join(unknown)} for this authorization; `shoplens shops` "
+                            "lists the authorized shops")
+    await asyncio.gather(*(_sync_shop(run, ref, tokens, limiter, transport) for ref in refs))
+
+
+def run_coroutine(factory: Callable[[], Coroutine]) -> None:
+    """asyncio.run, also from a caller that already runs an event loop (Jupyter, Playwright's sync
+    API): then the loop runs in a worker thread and this call waits for it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(factory())
+        return
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(factory())
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="shoplens-sync")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+def token_sources(settings: Settings) -> list[TokenSource]:
+    """A refreshing token source per saved authorization, refreshed now if close to expiry."""
+    app_key, app_secret = settings.require_app()
+    store = TokenStore(settings.tokens_path)
+    sources = []
+    for tokens in store.require_all():
+        source = StoredTokens(store, tokens, auth_url=settings.auth_url, app_key=app_key, app_secret=app_secret)
+        source.refresh_if_expiring(REFRESH_MARGIN_S)
+        sources.append(source)
+    return sources
+
+
+def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = None,
+             options: SyncOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
+             observer: Observer | None = None, client_options: dict | None = None) -> SyncSummary:
+    """One sync run of the workspace, under its lock; publishes the warehouse at the end."""
+    options = options or SyncOptions()
+    home = settings.home
+    with SyncLock(home / "data" / "sync.lock"):
+        sources = authorizations if authorizations is not None else token_sources(settings)
+        summary = SyncSummary()
+        warehouse = Warehouse(working_path(home))
+        try:
+            run = _Run(settings, warehouse, RawArchive(home / "data" / "raw"), summary, options,
+                       observer or Observer(), int(time.time()), client_options=client_options or {})
+            limiter = RateLimiter(qps=settings.api_qps)
+
+            async def main() -> None:
+                for tokens in sources:
+                    await _sync_authorization(run, tokens, limiter, transport)
+
+            run_coroutine(main)
+            warehouse.con.execute("CHECKPOINT")
+        finally:
+            warehouse.close()
+        publish(home)
+    return summary
+
+
+def replay(settings: Settings) -> int:
+    """Rebuild the warehouse from the raw archive alone (no API calls); returns the pages loaded."""
+    home = settings.home
+    with SyncLock(home / "data" / "sync.lock"):
+        path = working_path(home)
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        pages = 0
+        runs: dict[tuple[str, str, str], list] = {}
+        with Warehouse(path) as warehouse:
+            for record in RawArchive(home / "data" / "raw").records():
+                _replay_record(warehouse, record)
+                pages += 1
+                if record["resource"] != "shops":
+                    key = (record["run_id"], record["shop_id"], record["resource"])
+                    seen = runs.setdefault(key, [record["fetched_at"], record["fetched_at"], 0])
+                    seen[1], seen[2] = record["fetched_at"], seen[2] + 1
+            # the archive knows which runs fetched what, and when: enough for freshness
+            with warehouse.transaction() as con:
+                for (run_id, shop_id, resource), (first, last, count) in runs.items():
+                    con.execute("INSERT INTO sync_runs (run_id, shop_id, resource, started_at, finished_at, status, "
+                                "pages) VALUES (?, ?, ?, ?, ?, 'ok', ?)", [run_id, shop_id, resource,
+                                                                          datetime.fromisoformat(first),
+                                                                          datetime.fromisoformat(last), count])
+            warehouse.con.execute("CHECKPOINT")
+        publish(home)
+    return pages
+
+
+def _replay_record(warehouse: Warehouse, record: dict) -> None:
+    resource, data = record["resource"], record["data"]
+    with warehouse.transaction():
+        if resource == "shops":
+            warehouse.upsert("shops", [shop_row(s) for s in data.get("shops") or []], SHOP_COLUMNS)
+            return
+        shop_id = record["shop_id"]
+        found = warehouse.rows("SELECT currency, timezone FROM shops WHERE shop_id = ?", [shop_id])
+        currency, tz = found[0] if found else ("", "UTC")
+        shop = ShopRef(shop_id, "", currency, tz)
+        if resource == AD_RESOURCE:
+            load_ads(warehouse, shop, data)
+        else:
+            spec = RESOURCES[resource]
+            key = ENDPOINTS[spec.endpoint].items_key
+            spec.load(warehouse, shop, [data] if key is None else data.get(key) or [], record.get("tag"))
+        if record.get("final") and record.get("window_end"):
+            latest = data.get("latest_available_date") if isinstance(data, dict) else None
+            write_cursor(warehouse, shop_id, resource,
+                         Cursor(record["window_end"], date.fromisoformat(latest) if latest else None),
+                         datetime.now(UTC))
 
 
 def raise_if_failed(summary: SyncSummary) -> None:
@@ -125,3 +463,9 @@ def raise_if_failed(summary: SyncSummary) -> None:
     if failed:
         lines = "; ".join(f"shop {r.shop_id} {r.resource}: {r.error}" for r in failed)
         raise SyncError(f"{len(failed)} of {len(summary.results)} resources failed: {lines}")
+
+
+def callable_observer(on_finished: Callable[[ResourceResult], None]) -> Observer:
+    observer = Observer()
+    observer.finished = on_finished  # type: ignore[method-assign]
+    return observer

@@ -12,6 +12,8 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
@@ -93,6 +95,16 @@ class _Requests:
         self._limiter = limiter
         self.retries = 0
         self.requests = 0
+        #: the server's clock, from the Date header of the last successful response
+        self.server_time: datetime | None = None
+
+    def _note_server_time(self, response: httpx.Response) -> None:
+        stamp = response.headers.get("date")
+        if stamp:
+            try:
+                self.server_time = parsedate_to_datetime(stamp)
+            except (TypeError, ValueError):
+                pass
 
     @staticmethod
     def _prepare(path: str, params: dict | None, body: dict | None, shop_cipher: str | None):
@@ -160,7 +172,9 @@ class ApiClient(_Requests):
                     response = self._http.request(method, path, params=query, content=content)
                 except httpx.HTTPError as exc:
                     raise self._translate(exc, path, self._http.timeout.read) from exc
-                return _unwrap(response, path)
+                data = _unwrap(response, path)
+                self._note_server_time(response)
+                return data
             except errors.ApiError as exc:
                 action, delay = self._on_failure(exc, attempt, refreshed)
                 if action == "raise":
@@ -234,7 +248,9 @@ class AsyncApiClient(_Requests):
                     response = await self._http.request(method, path, params=query, content=content)
                 except httpx.HTTPError as exc:
                     raise self._translate(exc, path, self._http.timeout.read) from exc
-                return _unwrap(response, path)
+                data = _unwrap(response, path)
+                self._note_server_time(response)
+                return data
             except errors.ApiError as exc:
                 action, delay = self._on_failure(exc, attempt, refreshed)
                 if action == "raise":

@@ -22,7 +22,9 @@ _CAST = {
     "int": "{c}",
     "bool": "{c}",
     "time": "to_timestamp({c})",
+    "date": "CAST({c} AS DATE)",
     "money": "CAST({c} AS " + MONEY + ")",
+    "decimal": "CAST({c} AS DECIMAL(18, 6))",
     "now": "now()",
 }
 
@@ -33,6 +35,7 @@ class Warehouse:
     def __init__(self, target: str | Path | duckdb.DuckDBPyConnection = ":memory:", *,
                  read_only: bool = False) -> None:
         self.read_only = read_only
+        self.last_upsert = (0, 0)
         if isinstance(target, duckdb.DuckDBPyConnection):
             self.path = None
             self.con = target
@@ -98,28 +101,38 @@ class Warehouse:
         self.con.execute("COMMIT")
 
     def upsert(self, table: str, records: list[dict], columns: dict[str, str]) -> int:
-        """Insert or replace `records` into `table`; call inside `transaction()`.
+        """Insert or replace `records` into `table`; call inside `transaction()`. Returns the rows written.
 
         `columns` maps each column to its kind: "str", "int", "bool", "time" (Unix seconds -> TIMESTAMPTZ),
-        "money" (decimal string -> DECIMAL, never through a float) or "now". The table's primary key decides
-        what is replaced; records repeating a key keep the last one.
+        "date" (ISO date), "money" or "decimal" (decimal string -> DECIMAL, never through a float) or "now".
+        The table's primary key decides what is replaced; records repeating a key keep the last one.
+        `self.last_upsert` holds (inserted, updated) for the call, where "updated" counts only rows whose
+        content changed (a record re-read unchanged counts in neither).
         """
+        self.last_upsert = (0, 0)
         if not records:
             return 0
-        key = TABLE_KEYS[table]
+        key = list(TABLE_KEYS[table])
         frame = pd.DataFrame.from_records(records, columns=[c for c, k in columns.items() if k != "now"])
-        frame = frame.drop_duplicates(subset=[key], keep="last")
+        frame = frame.drop_duplicates(subset=key, keep="last")
         for column, kind in columns.items():
             if kind in ("time", "int"):
                 frame[column] = frame[column].astype("Int64")
-            elif kind in ("str", "money"):
+            elif kind in ("str", "money", "decimal", "date"):
                 frame[column] = frame[column].astype("string")
         select = ", ".join(_CAST[kind].format(c=c) for c, kind in columns.items())
+        join = " AND ".join(f"t.{k} = {_CAST[columns[k]].format(c='b.' + k)}" for k in key)
+        content = [c for c, kind in columns.items() if kind != "now"]
+        cast_content = ", ".join(_CAST[columns[c]].format(c=c) for c in content)
         self.con.register("batch", frame)
         try:
+            existing = self.con.execute(f"SELECT count(*) FROM {table} t JOIN batch b ON {join}").fetchone()[0]
+            same = self.con.execute(f"SELECT count(*) FROM (SELECT {cast_content} FROM batch INTERSECT "
+                                    f"SELECT {', '.join(content)} FROM {table})").fetchone()[0]
             self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) SELECT {select} FROM batch")
         finally:
             self.con.unregister("batch")
+        self.last_upsert = (len(frame) - existing, existing - same)
         return len(frame)
 
     # --- reading -----------------------------------------------------------------------------

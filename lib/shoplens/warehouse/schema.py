@@ -85,10 +85,212 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     """),
 ]
 
-#: the tables a sync fills, with their primary key, in load order
+MIGRATIONS.append((2, "every synced resource, sync state, inserted/updated counts", f"""
+    CREATE TABLE sync_state (
+        shop_id      VARCHAR NOT NULL,
+        resource     VARCHAR NOT NULL,
+        -- end (exclusive) of the last window loaded: Unix seconds, or an ISO date for daily analytics
+        cursor       VARCHAR NOT NULL,
+        -- analytics only: the API's latest available date at that time
+        latest_available DATE,
+        updated_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, resource)
+    );
+    ALTER TABLE sync_runs ADD COLUMN rows_inserted INTEGER DEFAULT 0;
+    ALTER TABLE sync_runs ADD COLUMN rows_updated INTEGER DEFAULT 0;
+    CREATE TABLE cancellations (
+        cancel_id      VARCHAR PRIMARY KEY,
+        shop_id        VARCHAR NOT NULL,
+        order_id       VARCHAR NOT NULL,
+        cancel_type    VARCHAR,
+        cancel_status  VARCHAR NOT NULL,
+        role           VARCHAR,
+        create_time    TIMESTAMPTZ NOT NULL,
+        update_time    TIMESTAMPTZ NOT NULL,
+        currency       VARCHAR,
+        refund_total   {MONEY},
+        source         VARCHAR NOT NULL,
+        synced_at      TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE products (
+        product_id   VARCHAR PRIMARY KEY,
+        shop_id      VARCHAR NOT NULL,
+        title        VARCHAR,
+        status       VARCHAR,
+        create_time  TIMESTAMPTZ,
+        update_time  TIMESTAMPTZ,
+        synced_at    TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE skus (
+        sku_id       VARCHAR PRIMARY KEY,
+        product_id   VARCHAR NOT NULL,
+        shop_id      VARCHAR NOT NULL,
+        seller_sku   VARCHAR,
+        currency     VARCHAR,
+        price        {MONEY}
+    );
+    CREATE TABLE affiliate_order_items (
+        item_key              VARCHAR PRIMARY KEY,
+        order_id              VARCHAR NOT NULL,
+        shop_id               VARCHAR NOT NULL,
+        status                VARCHAR NOT NULL,
+        create_time           TIMESTAMPTZ NOT NULL,
+        delivery_time         TIMESTAMPTZ,
+        product_id            VARCHAR,
+        quantity              INTEGER NOT NULL,
+        currency              VARCHAR NOT NULL,
+        price                 {MONEY},
+        creator_username      VARCHAR,
+        content_type          VARCHAR,
+        content_id            VARCHAR,
+        commission_rate       DECIMAL(9, 6),
+        estimated_commission_base {MONEY},
+        estimated_commission  {MONEY},
+        actual_commission_base {MONEY},
+        actual_commission     {MONEY},
+        refunded_quantity     INTEGER,
+        returned_quantity     INTEGER,
+        synced_at             TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE shop_daily (
+        shop_id           VARCHAR NOT NULL,
+        date              DATE NOT NULL,
+        currency          VARCHAR NOT NULL,
+        gmv               {MONEY},
+        gmv_video         {MONEY},
+        gmv_live          {MONEY},
+        gmv_product_card  {MONEY},
+        gmv_max_share     DECIMAL(9, 6),
+        orders            INTEGER,
+        sku_orders        INTEGER,
+        items_sold        INTEGER,
+        buyers            INTEGER,
+        refunds           {MONEY},
+        page_views        INTEGER,
+        visitors          INTEGER,
+        conversion_rate   DECIMAL(9, 6),
+        synced_at         TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, date)
+    );
+    CREATE TABLE product_daily (
+        shop_id     VARCHAR NOT NULL,
+        date        DATE NOT NULL,
+        product_id  VARCHAR NOT NULL,
+        currency    VARCHAR,
+        gmv         {MONEY},
+        items_sold  INTEGER,
+        orders      INTEGER,
+        synced_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, date, product_id)
+    );
+    CREATE TABLE video_daily (
+        shop_id      VARCHAR NOT NULL,
+        date         DATE NOT NULL,
+        video_id     VARCHAR NOT NULL,
+        title        VARCHAR,
+        username     VARCHAR,
+        post_time    VARCHAR,
+        duration_s   INTEGER,
+        views        BIGINT,
+        ctr          DECIMAL(9, 6),
+        currency     VARCHAR,
+        gmv          {MONEY},
+        gpm          {MONEY},
+        sku_orders   INTEGER,
+        items_sold   INTEGER,
+        buyers       INTEGER,
+        synced_at    TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, date, video_id)
+    );
+    CREATE TABLE live_sessions (
+        live_id             VARCHAR PRIMARY KEY,
+        shop_id             VARCHAR NOT NULL,
+        title               VARCHAR,
+        username            VARCHAR,
+        start_time          TIMESTAMPTZ NOT NULL,
+        end_time            TIMESTAMPTZ,
+        currency            VARCHAR,
+        gmv                 {MONEY},
+        gmv_24h             {MONEY},
+        sku_orders          INTEGER,
+        items_sold          INTEGER,
+        customers           INTEGER,
+        products_sold       INTEGER,
+        products_added      INTEGER,
+        click_to_order_rate DECIMAL(9, 6),
+        views               BIGINT,
+        viewers             BIGINT,
+        avg_concurrent      INTEGER,
+        peak_concurrent     INTEGER,
+        avg_viewing_s       INTEGER,
+        likes               BIGINT,
+        comments            BIGINT,
+        shares              BIGINT,
+        new_followers       BIGINT,
+        product_impressions BIGINT,
+        product_clicks      BIGINT,
+        click_through_rate  DECIMAL(9, 6),
+        synced_at           TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE statements (
+        statement_id    VARCHAR PRIMARY KEY,
+        shop_id         VARCHAR NOT NULL,
+        statement_time  TIMESTAMPTZ NOT NULL,
+        currency        VARCHAR NOT NULL,
+        revenue         {MONEY},
+        fees            {MONEY},
+        adjustments     {MONEY},
+        shipping_cost   {MONEY},
+        net_sales       {MONEY},
+        settlement      {MONEY},
+        payment_status  VARCHAR,
+        payment_time    TIMESTAMPTZ,
+        synced_at       TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE promotions (
+        promotion_id   VARCHAR PRIMARY KEY,
+        shop_id        VARCHAR NOT NULL,
+        title          VARCHAR,
+        activity_type  VARCHAR,
+        status         VARCHAR,
+        begin_time     TIMESTAMPTZ,
+        end_time       TIMESTAMPTZ,
+        create_time    TIMESTAMPTZ,
+        update_time    TIMESTAMPTZ,
+        synced_at      TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE ad_campaign_daily (
+        campaign_id    VARCHAR NOT NULL,
+        date           DATE NOT NULL,
+        advertiser_id  VARCHAR NOT NULL,
+        shop_id        VARCHAR NOT NULL,
+        campaign_name  VARCHAR,
+        currency       VARCHAR,
+        spend          {MONEY},
+        impressions    BIGINT,
+        clicks         BIGINT,
+        conversions    BIGINT,
+        roas           DECIMAL(12, 4),
+        synced_at      TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (campaign_id, date)
+    );
+"""))
+
+#: every table a sync fills, with its primary key columns
 TABLE_KEYS = {
-    "shops": "shop_id",
-    "orders": "order_id",
-    "order_line_items": "line_item_id",
-    "refunds": "return_id",
+    "shops": ("shop_id",),
+    "orders": ("order_id",),
+    "order_line_items": ("line_item_id",),
+    "refunds": ("return_id",),
+    "cancellations": ("cancel_id",),
+    "products": ("product_id",),
+    "skus": ("sku_id",),
+    "affiliate_order_items": ("item_key",),
+    "shop_daily": ("shop_id", "date"),
+    "product_daily": ("shop_id", "date", "product_id"),
+    "video_daily": ("shop_id", "date", "video_id"),
+    "live_sessions": ("live_id",),
+    "statements": ("statement_id",),
+    "promotions": ("promotion_id",),
+    "ad_campaign_daily": ("campaign_id", "date"),
 }

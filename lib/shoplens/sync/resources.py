@@ -1,0 +1,133 @@
+"""What a sync reads for each shop, in order, and how each resource's pages load into the warehouse.
+
+Modes:
+- "updated": a time window on `update_time` (orders, returns, cancellations), look-back 3 hours;
+- "created": a time window on `create_time` (affiliate orders; the API filters by creation only, so
+  status and commission changes are caught by re-reading 30 days of creations);
+- "statement": a time window on `statement_time` (finance), look-back 3 days;
+- "daily": shop-local analytics dates, restated for 7 days (one request for the whole range);
+- "daily_list": analytics lists for one day at a time (products, videos), restated for 7 days;
+- "snapshot": the whole list every run, kept only where `update_time` falls in the window (promotions,
+  whose search cannot filter by time).
+
+Windows end at the server's clock (the HTTP Date header), never at the local one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shoplens.sync import mapping as m
+from shoplens.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class ShopRef:
+    shop_id: str
+    cipher: str
+    currency: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    name: str
+    endpoint: str
+    mode: str
+    #: how far before the saved cursor each run starts again
+    lookback: timedelta
+    #: (warehouse, shop, items, tag) -> (inserted, updated); runs inside the page's transaction
+    load: Callable[[Warehouse, ShopRef, list[dict], str | None], tuple[int, int]]
+    #: for "created" windows, the body field filtered on
+    window_field: str = "update_time"
+    #: the API's end filter is inclusive (`_le`) rather than exclusive (`_lt`)
+    inclusive_end: bool = False
+    #: snapshots: drop records whose update_time is before the window (the API cannot filter)
+    client_filter: bool = False
+
+
+def _upsert(wh: Warehouse, table: str, rows: list[dict], columns: dict) -> tuple[int, int]:
+    wh.upsert(table, rows, columns)
+    return wh.last_upsert
+
+
+def _drop_stale_children(wh: Warehouse, table: str, parent_key: str, parent_ids: list[str], child_key: str,
+                         child_ids: list[str]) -> None:
+    """A parent's children are exactly those of its latest version: remove the ones no longer sent."""
+    if parent_ids:
+        wh.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {parent_key}) AND NOT list_contains(?, {child_key})",
+                       [parent_ids, child_ids])
+
+
+def load_orders(wh, shop, items, tag):
+    orders, lines = m.order_rows(shop.shop_id, items)
+    wh.upsert("order_line_items", lines, m.LINE_ITEM_COLUMNS)
+    _drop_stale_children(wh, "order_line_items", "order_id", [o["order_id"] for o in orders], "line_item_id",
+                         [li["line_item_id"] for li in lines])
+    return _upsert(wh, "orders", orders, m.ORDER_COLUMNS)
+
+
+def load_returns(wh, shop, items, tag):
+    return _upsert(wh, "refunds", m.refund_rows(shop.shop_id, items), m.REFUND_COLUMNS)
+
+
+def load_cancellations(wh, shop, items, tag):
+    return _upsert(wh, "cancellations", m.cancellation_rows(shop.shop_id, items), m.CANCELLATION_COLUMNS)
+
+
+def load_products(wh, shop, items, tag):
+    products, skus = m.product_rows(shop.shop_id, items)
+    wh.upsert("skus", skus, m.SKU_COLUMNS)
+    return _upsert(wh, "products", products, m.PRODUCT_COLUMNS)
+
+
+def load_affiliate(wh, shop, items, tag):
+    rows = m.affiliate_rows(shop.shop_id, items)
+    counts = _upsert(wh, "affiliate_order_items", rows, m.AFFILIATE_COLUMNS)
+    _drop_stale_children(wh, "affiliate_order_items", "order_id", [str(o["id"]) for o in items], "item_key",
+                         [r["item_key"] for r in rows])
+    return counts
+
+
+def load_shop_daily(wh, shop, items, tag):
+    return _upsert(wh, "shop_daily", m.shop_daily_rows(shop.shop_id, items), m.SHOP_DAILY_COLUMNS)
+
+
+def load_product_daily(wh, shop, items, tag):
+    return _upsert(wh, "product_daily", m.product_daily_rows(shop.shop_id, tag, items), m.PRODUCT_DAILY_COLUMNS)
+
+
+def load_video_daily(wh, shop, items, tag):
+    return _upsert(wh, "video_daily", m.video_daily_rows(shop.shop_id, tag, items), m.VIDEO_DAILY_COLUMNS)
+
+
+def load_lives(wh, shop, items, tag):
+    return _upsert(wh, "live_sessions", m.live_rows(shop.shop_id, items), m.LIVE_COLUMNS)
+
+
+def load_statements(wh, shop, items, tag):
+    return _upsert(wh, "statements", m.statement_rows(shop.shop_id, items), m.STATEMENT_COLUMNS)
+
+
+def load_promotions(wh, shop, items, tag):
+    return _upsert(wh, "promotions", m.promotion_rows(shop.shop_id, items), m.PROMOTION_COLUMNS)
+
+
+H3, D3, D7, D30 = timedelta(hours=3), timedelta(days=3), timedelta(days=7), timedelta(days=30)
+
+#: in sync order: shop performance first, it tells how far analytics go
+RESOURCES: dict[str, ResourceSpec] = {r.name: r for r in (
+    ResourceSpec("shop_performance", "shop_performance", "daily", D7, load_shop_daily),
+    ResourceSpec("orders", "orders", "updated", H3, load_orders),
+    ResourceSpec("returns", "returns", "updated", H3, load_returns),
+    ResourceSpec("cancellations", "cancellations", "updated", H3, load_cancellations),
+    ResourceSpec("affiliate_orders", "affiliate_orders", "created", D30, load_affiliate, window_field="create_time"),
+    ResourceSpec("products", "products", "updated", H3, load_products, inclusive_end=True),
+    ResourceSpec("product_performance", "product_performance", "daily_list", D7, load_product_daily),
+    ResourceSpec("video_performance", "video_performance", "daily_list", D7, load_video_daily),
+    ResourceSpec("live_performance", "live_performance", "daily", D7, load_lives),
+    ResourceSpec("statements", "statements", "statement", D3, load_statements),
+    ResourceSpec("promotions", "promotions", "snapshot", H3, load_promotions, client_filter=True),
+)}
