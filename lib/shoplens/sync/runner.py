@@ -133,6 +133,15 @@ class _Run:
     clock_from_server: bool = False
     #: extra AsyncApiClient arguments (timeout, retry): a seam for tests and tuning
     client_options: dict = field(default_factory=dict)
+    _writing: asyncio.Lock | None = None
+
+    async def write(self, job: Callable[[], tuple[int, int]]) -> tuple[int, int]:
+        """Archive and load a page in a worker thread, one page at a time, so the event loop keeps other
+        shops' requests going while DuckDB works."""
+        if self._writing is None:
+            self._writing = asyncio.Lock()
+        async with self._writing:
+            return await asyncio.to_thread(job)
 
 
 def _time_requests(spec: ResourceSpec, cursor: Cursor | None, run: _Run) -> list[Request]:
@@ -176,7 +185,8 @@ async def _sync_resource(client: AsyncApiClient, run: _Run, shop: ShopRef, spec:
     started, clock, retries_before = datetime.now(UTC), time.perf_counter(), client.retries
     run.observer.started(shop.shop_id, spec.name)
     try:
-        cursor = None if run.options.full_refresh else read_cursor(run.warehouse, shop.shop_id, spec.name)
+        cursor = None if run.options.full_refresh else await run.write(
+            lambda: read_cursor(run.warehouse, shop.shop_id, spec.name))
         if spec.mode in ("daily", "daily_list"):
             await _sync_dates(client, run, shop, spec, cursor, result)
         else:
@@ -186,7 +196,7 @@ async def _sync_resource(client: AsyncApiClient, run: _Run, shop: ShopRef, spec:
         result.error = str(exc)
     result.retries = client.retries - retries_before
     result.seconds = time.perf_counter() - clock
-    _record_run(run, result, started)
+    await run.write(lambda: _record_run(run, result, started))
     run.observer.finished(result)
     return result
 
@@ -211,9 +221,12 @@ async def _sync_dates(client, run: _Run, shop: ShopRef, spec: ResourceSpec, curs
         if is_last or (latest is not None and day > latest):
             break
     if not run.options.backfill and latest is not None:
-        with run.warehouse.transaction():
-            write_cursor(run.warehouse, shop.shop_id, spec.name,
-                         Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
+        def save() -> None:
+            with run.warehouse.transaction():
+                write_cursor(run.warehouse, shop.shop_id, spec.name,
+                             Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
+
+        await run.write(save)
 
 
 async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, request: Request,
@@ -230,17 +243,23 @@ async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, re
         if completes == "pending":  # a "daily" window completes at the latest available date
             completes = None if run.options.backfill or latest is None else \
                 min(date.fromisoformat(request.params["end_date_lt"]), latest + timedelta(days=1)).isoformat()
-        run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id, seq=next(run.seq),
-                           params=request.params, body=request.body, tag=request.tag, data=page.data,
-                           window_end=completes, final=final)
         items = page.items
         if spec.client_filter:
             items = [i for i in items if (request.since is None or int(i.get("update_time") or 0) >= request.since)
                      and int(i.get("update_time") or 0) < request.until]
-        with run.warehouse.transaction():
-            inserted, updated = spec.load(run.warehouse, shop, items, request.tag)
-            if final and completes is not None:
-                write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
+
+        def store(page=page, items=items, completes=completes, final=final, latest=latest,
+                  seq=next(run.seq)) -> tuple[int, int]:
+            run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id, seq=seq,
+                               params=request.params, body=request.body, tag=request.tag, data=page.data,
+                               window_end=completes, final=final)
+            with run.warehouse.transaction():
+                counts = spec.load(run.warehouse, shop, items, request.tag)
+                if final and completes is not None:
+                    write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
+            return counts
+
+        inserted, updated = await run.write(store)
         result.pages += 1
         result.inserted += inserted
         result.updated += updated
@@ -266,7 +285,8 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
     run.observer.started(shop.shop_id, AD_RESOURCE)
     spec = ResourceSpec(AD_RESOURCE, "", "daily", timedelta(days=7), lambda *a: (0, 0))
     try:
-        cursor = None if run.options.full_refresh else read_cursor(run.warehouse, shop.shop_id, AD_RESOURCE)
+        cursor = None if run.options.full_refresh else await run.write(
+            lambda: read_cursor(run.warehouse, shop.shop_id, AD_RESOURCE))
         start, end = _date_range(spec, cursor, run, shop)
         with AdsClient(settings.ads_url, settings.ads_access_token) as ads:
             chunk = start
@@ -275,14 +295,19 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
                 rows = await asyncio.to_thread(lambda c=chunk, last=last: list(ads.campaign_days(advertiser_id, c, last)))
                 data = {"advertiser_id": advertiser_id, "rows": rows}
                 completes = None if run.options.backfill or last + timedelta(days=1) < end else end.isoformat()
-                run.archive.append(shop_id=shop.shop_id, resource=AD_RESOURCE, run_id=run.summary.run_id,
-                                   seq=next(run.seq), params={"start_date": chunk.isoformat(),
-                                                              "end_date": last.isoformat()}, body=None, tag=None,
-                                   data=data, window_end=completes, final=True)
-                with run.warehouse.transaction():
-                    inserted, updated = load_ads(run.warehouse, shop, data)
-                    if completes:
-                        write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes), datetime.now(UTC))
+
+                def store(data=data, chunk=chunk, last=last, completes=completes, seq=next(run.seq)):
+                    run.archive.append(shop_id=shop.shop_id, resource=AD_RESOURCE, run_id=run.summary.run_id,
+                                       seq=seq, params={"start_date": chunk.isoformat(), "end_date": last.isoformat()},
+                                       body=None, tag=None, data=data, window_end=completes, final=True)
+                    with run.warehouse.transaction():
+                        counts = load_ads(run.warehouse, shop, data)
+                        if completes:
+                            write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes),
+                                         datetime.now(UTC))
+                    return counts
+
+                inserted, updated = await run.write(store)
                 result.pages += 1
                 result.inserted += inserted
                 result.updated += updated
@@ -292,7 +317,7 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
     except ShoplensError as exc:
         result.error = str(exc)
     result.seconds = time.perf_counter() - clock
-    _record_run(run, result, started)
+    await run.write(lambda: _record_run(run, result, started))
     run.observer.finished(result)
 
 
@@ -329,8 +354,11 @@ async def _sync_authorization(run: _Run, tokens: TokenSource, limiter: RateLimit
         run.clock_from_server = True
     run.archive.append(shop_id="_shops", resource="shops", run_id=run.summary.run_id, seq=next(run.seq), params=None,
                        body=None, tag=None, data=page.data, window_end=None, final=True)
-    with run.warehouse.transaction():
-        run.warehouse.upsert("shops", [shop_row(s) for s in page.items], SHOP_COLUMNS)
+    def store_shops() -> None:
+        with run.warehouse.transaction():
+            run.warehouse.upsert("shops", [shop_row(s) for s in page.items], SHOP_COLUMNS)
+
+    await run.write(store_shops)
     refs = []
     for s in page.items:
         if _shop_filter_ok(s, run.options):
