@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shoplens.demo import render_job
+from shoplens.render import render_job
 from shoplens.reports.batch import plan_shop_reports, run_batch
 from shoplens.render import write_index
 from shoplens.warehouse import Warehouse

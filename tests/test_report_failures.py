@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from shoplens.demo import render_job
+from shoplens.render import render_job
 from shoplens.render import write_index
 from shoplens.reports.batch import plan_shop_reports, run_batch
 from shoplens.reports.runner import ReportJob, kernel_env

@@ -229,7 +229,7 @@ def reports_run(since: str = typer.Option(None, help="First day (YYYY-MM-DD); de
                 shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
                 lang: str = typer.Option("en", help="Report language: en or zh.")) -> None:
     """Run the shop report for every synced shop, render it, and rebuild reports/index.html."""
-    from shoplens.demo import render_job
+    from shoplens.render import render_job
     from shoplens.i18n import t
     from shoplens.reports.batch import plan_shop_reports, run_batch
     from shoplens.render import write_index

@@ -16,7 +16,7 @@ import httpx
 
 from shoplens.config import Settings, warehouse_path
 from shoplens.reports.batch import BatchResult, plan_shop_reports, run_batch
-from shoplens.render import render_html, write_index
+from shoplens.render import render_job, write_index
 from shoplens.sandbox import SandboxServer, make_sandbox
 from shoplens.sync import SyncOptions, SyncSummary, raise_if_failed, run_sync
 from shoplens.sync.runner import callable_observer
@@ -40,11 +40,6 @@ class DemoResult:
     sync: SyncSummary
     batch: BatchResult
     index: Path
-
-
-def render_job(job) -> dict[str, Path]:
-    lang = job.parameters.get("lang", "en")
-    return {"html": render_html(job.executed_path, job.html_path, title=job.title, lang=lang)}
 
 
 def sandbox_settings(server: SandboxServer, home: Path, **overrides) -> Settings:

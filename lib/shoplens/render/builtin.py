@@ -75,3 +75,9 @@ def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str =
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(html_path)
     return html_path
+
+
+def render_job(job) -> dict[str, Path]:
+    """Render a batch job's executed notebook to HTML next to it; returns {"html": path}."""
+    lang = job.parameters.get("lang", "en")
+    return {"html": render_html(job.executed_path, job.html_path, title=job.title, lang=lang)}
