@@ -35,9 +35,10 @@ def test_migrations_run_once(tmp_path):
 def test_upsert_replaces_by_key_and_keeps_money_exact():
     with Warehouse() as wh:
         with wh.transaction():
-            wh.upsert("orders", [order("1", "0.1"), order("2", "0.2")], ORDER_COLUMNS)
+            assert wh.upsert("orders", [order("1", "0.1"), order("2", "0.2")], ORDER_COLUMNS) == (2, 0)
         with wh.transaction():
-            wh.upsert("orders", [order("2", "0.2", status="DELIVERED", update_time=1_794_000_500)], ORDER_COLUMNS)
+            changed = [order("1", "0.1"), order("2", "0.2", status="DELIVERED", update_time=1_794_000_500)]
+            assert wh.upsert("orders", changed, ORDER_COLUMNS) == (0, 1)  # order 1 re-read unchanged
         assert wh.count("orders") == 2
         total = wh.rows("SELECT sum(sub_total) FROM orders")[0][0]
         assert total == Decimal("0.3") and isinstance(total, Decimal)

@@ -77,12 +77,19 @@ def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen 
             raise ShoplensError(f"--business-now {business_now!r} is not a time: use e.g. 2026-11-16T00:00") from None
         sandbox.business_now = lambda: clock
     url = f"http://{host}:{port}"
-    console.print(f"sandbox: {shops} shops, seed {seed}, on {url}")
-    console.print(f"  export SHOPLENS_API_URL={url} SHOPLENS_AUTH_URL={url} "
-                  f"SHOPLENS_CONSENT_URL={url}/open/authorize SHOPLENS_APP_KEY={SANDBOX_APP_KEY}")
+
+    def say(line: str) -> None:  # unwrapped and literal: these lines are for copying
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+    say(f"sandbox: {shops} shops, seed {seed}, on {url}")
+    say(f"  export SHOPLENS_API_URL={url} SHOPLENS_AUTH_URL={url} SHOPLENS_CONSENT_URL={url}/open/authorize "
+        f"SHOPLENS_APP_KEY={SANDBOX_APP_KEY} SHOPLENS_SERVICE_ID=sandbox")
     if "SHOPLENS_APP_SECRET" not in os.environ:
-        console.print("  the app secret was generated for this run; set SHOPLENS_APP_SECRET before starting "
-                      "the sandbox to choose it")
+        say("  the app secret was generated for this run; set SHOPLENS_APP_SECRET before starting the sandbox "
+            "to choose it")
+    say(f"  consent: the sandbox approves at once and redirects to {sandbox.redirect_uri}?code=CODE; e.g.")
+    say('    shoplens auth exchange --code "$(curl -s -o /dev/null -w \'%{redirect_url}\' "$(shoplens auth url)" '
+        "| sed 's/.*code=\\([^&]*\\).*/\\1/')\"")
     serve_forever(sandbox, host, port)
 
 

@@ -18,8 +18,7 @@ from shoplens.config import Settings, warehouse_path
 from shoplens.reports.batch import BatchResult, plan_shop_reports, run_batch
 from shoplens.render import render_job, write_index
 from shoplens.sandbox import SandboxServer, make_sandbox
-from shoplens.sync import SyncOptions, SyncSummary, raise_if_failed, run_sync
-from shoplens.sync.runner import callable_observer
+from shoplens.sync import Observer, SyncOptions, SyncSummary, raise_if_failed, run_sync
 from shoplens.tiktok import StaticToken, TokenSet, consent_url, exchange_auth_code
 from shoplens.warehouse import Warehouse
 
@@ -63,7 +62,7 @@ def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str],
     tokens = authorize_with_sandbox(settings)
     say(f"authorized: {tokens.seller_name}, scopes {', '.join(tokens.granted_scopes)}")
     summary = run_sync(settings, authorizations=[StaticToken(tokens.access_token)], options=options,
-                       observer=callable_observer(lambda r: say(
+                       observer=Observer(lambda r: say(
                            f"synced shop {r.shop_id} {r.resource}: {r.rows} rows, {r.pages} pages in {r.seconds:.1f}s")))
     raise_if_failed(summary)
     return summary

@@ -10,6 +10,7 @@ from shoplens.sync.runner import Observer, ResourceResult
 
 class RichObserver(Observer):
     def __init__(self, console: Console) -> None:
+        super().__init__()
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                   TextColumn("{task.fields[pages]} pages, {task.fields[rows]} rows"),
                                   TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console,

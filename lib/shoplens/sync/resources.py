@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from shoplens.sync import mapping as m
 from shoplens.warehouse import Warehouse
@@ -48,11 +48,6 @@ class ResourceSpec:
     client_filter: bool = False
 
 
-def _upsert(wh: Warehouse, table: str, rows: list[dict], columns: dict) -> tuple[int, int]:
-    wh.upsert(table, rows, columns)
-    return wh.last_upsert
-
-
 def _drop_stale_children(wh: Warehouse, table: str, parent_key: str, parent_ids: list[str], child_key: str,
                          child_ids: list[str]) -> None:
     """A parent's children are exactly those of its latest version: remove the ones no longer sent."""
@@ -66,53 +61,60 @@ def load_orders(wh, shop, items, tag):
     wh.upsert("order_line_items", lines, m.LINE_ITEM_COLUMNS)
     _drop_stale_children(wh, "order_line_items", "order_id", [o["order_id"] for o in orders], "line_item_id",
                          [li["line_item_id"] for li in lines])
-    return _upsert(wh, "orders", orders, m.ORDER_COLUMNS)
+    return wh.upsert("orders", orders, m.ORDER_COLUMNS)
 
 
 def load_returns(wh, shop, items, tag):
-    return _upsert(wh, "refunds", m.refund_rows(shop.shop_id, items), m.REFUND_COLUMNS)
+    return wh.upsert("refunds", m.refund_rows(shop.shop_id, items), m.REFUND_COLUMNS)
 
 
 def load_cancellations(wh, shop, items, tag):
-    return _upsert(wh, "cancellations", m.cancellation_rows(shop.shop_id, items), m.CANCELLATION_COLUMNS)
+    return wh.upsert("cancellations", m.cancellation_rows(shop.shop_id, items), m.CANCELLATION_COLUMNS)
 
 
 def load_products(wh, shop, items, tag):
     products, skus = m.product_rows(shop.shop_id, items)
     wh.upsert("skus", skus, m.SKU_COLUMNS)
-    return _upsert(wh, "products", products, m.PRODUCT_COLUMNS)
+    return wh.upsert("products", products, m.PRODUCT_COLUMNS)
 
 
 def load_affiliate(wh, shop, items, tag):
     rows = m.affiliate_rows(shop.shop_id, items)
-    counts = _upsert(wh, "affiliate_order_items", rows, m.AFFILIATE_COLUMNS)
+    counts = wh.upsert("affiliate_order_items", rows, m.AFFILIATE_COLUMNS)
     _drop_stale_children(wh, "affiliate_order_items", "order_id", [str(o["id"]) for o in items], "item_key",
                          [r["item_key"] for r in rows])
     return counts
 
 
 def load_shop_daily(wh, shop, items, tag):
-    return _upsert(wh, "shop_daily", m.shop_daily_rows(shop.shop_id, items), m.SHOP_DAILY_COLUMNS)
+    return wh.upsert("shop_daily", m.shop_daily_rows(shop.shop_id, items), m.SHOP_DAILY_COLUMNS)
 
 
 def load_product_daily(wh, shop, items, tag):
-    return _upsert(wh, "product_daily", m.product_daily_rows(shop.shop_id, tag, items), m.PRODUCT_DAILY_COLUMNS)
+    return wh.upsert("product_daily", m.product_daily_rows(shop.shop_id, tag, items), m.PRODUCT_DAILY_COLUMNS)
 
 
 def load_video_daily(wh, shop, items, tag):
-    return _upsert(wh, "video_daily", m.video_daily_rows(shop.shop_id, tag, items), m.VIDEO_DAILY_COLUMNS)
+    return wh.upsert("video_daily", m.video_daily_rows(shop.shop_id, tag, items), m.VIDEO_DAILY_COLUMNS)
 
 
 def load_lives(wh, shop, items, tag):
-    return _upsert(wh, "live_sessions", m.live_rows(shop.shop_id, items), m.LIVE_COLUMNS)
+    return wh.upsert("live_sessions", m.live_rows(shop.shop_id, items), m.LIVE_COLUMNS)
 
 
 def load_statements(wh, shop, items, tag):
-    return _upsert(wh, "statements", m.statement_rows(shop.shop_id, items), m.STATEMENT_COLUMNS)
+    return wh.upsert("statements", m.statement_rows(shop.shop_id, items), m.STATEMENT_COLUMNS)
 
 
 def load_promotions(wh, shop, items, tag):
-    return _upsert(wh, "promotions", m.promotion_rows(shop.shop_id, items), m.PROMOTION_COLUMNS)
+    return wh.upsert("promotions", m.promotion_rows(shop.shop_id, items), m.PROMOTION_COLUMNS)
+
+
+def load_ads(wh: Warehouse, shop: ShopRef, data: dict) -> tuple[int, int]:
+    """Marketing API rows for one advertiser (archived already parsed, days as ISO strings)."""
+    rows = [dict(r, day=date.fromisoformat(str(r["day"])[:10])) for r in data["rows"]]
+    return wh.upsert("ad_campaign_daily", m.ad_rows(shop.shop_id, data["advertiser_id"], shop.currency, rows),
+                     m.AD_COLUMNS)
 
 
 H3, D3, D7, D30 = timedelta(hours=3), timedelta(days=3), timedelta(days=7), timedelta(days=30)

@@ -23,8 +23,8 @@ from shoplens.config import Settings
 from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.archive import RawArchive
 from shoplens.sync.lock import SyncLock
-from shoplens.sync.mapping import AD_COLUMNS, SHOP_COLUMNS, ad_rows, shop_row
-from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef
+from shoplens.sync.mapping import SHOP_COLUMNS, shop_row
+from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads
 from shoplens.sync.state import Cursor, read_cursor, write_cursor
 from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSource, TokenStore, time_window
 from shoplens.tiktok.ads import AdsClient
@@ -109,13 +109,18 @@ class Request:
 
 
 class Observer:
-    """Progress callbacks; the CLI draws them with rich."""
+    """Progress callbacks; the CLI draws them with rich. `on_finished` alone is enough for a log line."""
+
+    def __init__(self, on_finished: Callable[[ResourceResult], None] | None = None) -> None:
+        self._on_finished = on_finished
 
     def started(self, shop_id: str, resource: str) -> None: ...
 
     def page(self, shop_id: str, resource: str, rows: int) -> None: ...
 
-    def finished(self, result: ResourceResult) -> None: ...
+    def finished(self, result: ResourceResult) -> None:
+        if self._on_finished is not None:
+            self._on_finished(result)
 
 
 @dataclass
@@ -321,12 +326,6 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
     run.observer.finished(result)
 
 
-def load_ads(wh: Warehouse, shop: ShopRef, data: dict) -> tuple[int, int]:
-    rows = [dict(r, day=date.fromisoformat(str(r["day"])[:10])) for r in data["rows"]]
-    wh.upsert("ad_campaign_daily", ad_rows(shop.shop_id, data["advertiser_id"], shop.currency, rows), AD_COLUMNS)
-    return wh.last_upsert
-
-
 async def _sync_shop(run: _Run, shop: ShopRef, tokens: TokenSource, limiter: RateLimiter,
                      transport: httpx.AsyncBaseTransport | None) -> None:
     settings = run.settings
@@ -491,9 +490,3 @@ def raise_if_failed(summary: SyncSummary) -> None:
     if failed:
         lines = "; ".join(f"shop {r.shop_id} {r.resource}: {r.error}" for r in failed)
         raise SyncError(f"{len(failed)} of {len(summary.results)} resources failed: {lines}")
-
-
-def callable_observer(on_finished: Callable[[ResourceResult], None]) -> Observer:
-    observer = Observer()
-    observer.finished = on_finished  # type: ignore[method-assign]
-    return observer

@@ -35,7 +35,6 @@ class Warehouse:
     def __init__(self, target: str | Path | duckdb.DuckDBPyConnection = ":memory:", *,
                  read_only: bool = False) -> None:
         self.read_only = read_only
-        self.last_upsert = (0, 0)
         if isinstance(target, duckdb.DuckDBPyConnection):
             self.path = None
             self.con = target
@@ -100,18 +99,16 @@ class Warehouse:
             raise
         self.con.execute("COMMIT")
 
-    def upsert(self, table: str, records: list[dict], columns: dict[str, str]) -> int:
-        """Insert or replace `records` into `table`; call inside `transaction()`. Returns the rows written.
+    def upsert(self, table: str, records: list[dict], columns: dict[str, str]) -> tuple[int, int]:
+        """Insert or replace `records` into `table`; call inside `transaction()`. Returns (inserted, updated).
 
         `columns` maps each column to its kind: "str", "int", "bool", "time" (Unix seconds -> TIMESTAMPTZ),
         "date" (ISO date), "money" or "decimal" (decimal string -> DECIMAL, never through a float) or "now".
         The table's primary key decides what is replaced; records repeating a key keep the last one.
-        `self.last_upsert` holds (inserted, updated) for the call, where "updated" counts only rows whose
-        content changed (a record re-read unchanged counts in neither).
+        "Updated" counts only rows whose content changed: a record re-read unchanged counts in neither.
         """
-        self.last_upsert = (0, 0)
         if not records:
-            return 0
+            return 0, 0
         key = list(TABLE_KEYS[table])
         frame = pd.DataFrame.from_records(records, columns=[c for c, k in columns.items() if k != "now"])
         frame = frame.drop_duplicates(subset=key, keep="last")
@@ -132,8 +129,7 @@ class Warehouse:
             self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) SELECT {select} FROM batch")
         finally:
             self.con.unregister("batch")
-        self.last_upsert = (len(frame) - existing, existing - same)
-        return len(frame)
+        return len(frame) - existing, existing - same
 
     # --- reading -----------------------------------------------------------------------------
     def rows(self, sql: str, params: Sequence | dict | None = None) -> list[tuple]:
