@@ -14,20 +14,9 @@ from shoplens.reports.batch import plan_shop_reports, run_batch
 from shoplens.render import write_index
 from shoplens.warehouse import Warehouse
 
+from oracle import expected_gmv
+
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
-
-
-def expected_gmv(sandbox, shop_id: str, period, tz: str = "Asia/Shanghai") -> Decimal:
-    """GMV by hand from the generator's orders: paid, not cancelled, placed on a local day in the period."""
-    zone, now = ZoneInfo(tz), sandbox.now()
-    total = Decimal(0)
-    for order in sandbox.business.orders[shop_id]:
-        if not order.visible_at(now) or order.paid_time is None or order.state_at(now)[0] == "CANCELLED":
-            continue
-        day = datetime.fromtimestamp(order.create_time, zone).date()
-        if period[0] <= day <= period[1]:
-            total += sum((li.sale_price for li in order.line_items), Decimal(0))
-    return total
 
 
 @pytest.fixture(scope="module")

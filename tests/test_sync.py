@@ -17,10 +17,10 @@ from shoplens.sync.lock import SyncLock
 from shoplens.sync.runner import AD_RESOURCE
 from shoplens.tiktok import StaticToken
 from shoplens.warehouse import Warehouse
-from shoplens.warehouse.schema import TABLE_KEYS
+from shoplens.warehouse.schema import SYNCED_TABLES
 
 OPTIONS = SyncOptions(history_days=21)
-DATA_TABLES = tuple(TABLE_KEYS)
+DATA_TABLES = tuple(SYNCED_TABLES)
 
 
 def content_hashes(path) -> dict[str, str]:

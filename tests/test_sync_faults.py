@@ -17,7 +17,7 @@ from shoplens.sandbox import Faults, SandboxServer, make_sandbox
 from shoplens.sync import SyncOptions, replay, run_sync
 from shoplens.tiktok import RetryPolicy, TokenStore
 from shoplens.warehouse import Warehouse
-from shoplens.warehouse.schema import TABLE_KEYS
+from shoplens.warehouse.schema import SYNCED_TABLES
 from test_sync import content_hashes, warehouse
 
 OPTIONS = SyncOptions(history_days=12)
@@ -40,7 +40,7 @@ def clean(running, tmp_path_factory):
 
 def assert_no_duplicate_keys(path):
     with Warehouse(path, read_only=True) as wh:
-        for table, key in TABLE_KEYS.items():
+        for table, key in SYNCED_TABLES.items():
             total, distinct = wh.rows(f"SELECT count(*), count(DISTINCT ({', '.join(key)})) FROM {table}")[0]
             assert total == distinct, table
 

@@ -24,11 +24,15 @@ auth_app = typer.Typer(help="Authorize shoplens with a seller's shops.", no_args
 reports_app = typer.Typer(help="Run and render reports.", no_args_is_help=True)
 metrics_app = typer.Typer(help="The KPI catalogue.", no_args_is_help=True)
 sync_app = typer.Typer(help="Sync shops from the API into the warehouse.")
+fx_app = typer.Typer(help="Daily FX rates for reporting in one currency.", no_args_is_help=True)
+costs_app = typer.Typer(help="Product unit costs (for COGS and ROI).", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(auth_app, name="auth")
 app.add_typer(reports_app, name="reports")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(sync_app, name="sync")
+app.add_typer(fx_app, name="fx")
+app.add_typer(costs_app, name="costs")
 console = Console()
 err = Console(stderr=True)
 
@@ -288,13 +292,115 @@ def render_command(notebook: Path = typer.Argument(..., help="An executed notebo
 
 @metrics_app.command("list")
 def metrics_list(lang: str = typer.Option("en", help="Labels in en or zh.")) -> None:
-    """Every metric in the catalogue with its definition."""
+    """Every metric in the catalogue with its definition and the dimensions it breaks down by."""
     from shoplens.metrics import default_catalogue
 
-    table = Table("id", "label", "unit", "definition")
-    for m in default_catalogue().metrics:
-        table.add_row(m.id, m.label[lang], m.unit, m.description[lang])
+    catalogue = default_catalogue()
+    table = Table("id", "label", "unit", "definition", "dimensions")
+    for m in catalogue.metrics:
+        table.add_row(m.id, m.label[lang], m.unit, m.description[lang], ", ".join(catalogue.dimensions_of(m.id)))
     console.print(table)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@metrics_app.command("query")
+def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space or comma separated)."),
+                  by: list[str] = typer.Option(None, "--by", help="Dimensions, e.g. --by shop,day."),
+                  since: str = typer.Option(None, help="First local day (YYYY-MM-DD)."),
+                  until: str = typer.Option(None, help="Last local day, included (YYYY-MM-DD)."),
+                  shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
+                  compare: str = typer.Option(None, help="previous or last_year (needs --since/--until)."),
+                  timezone: str = typer.Option("Asia/Shanghai", help="IANA zone for days, or 'shop'."),
+                  currency: str = typer.Option(None, help="Convert money to this currency (needs FX rates)."),
+                  gmv_basis: str = typer.Option("paid", help="paid or placed."),
+                  include_cancelled: bool = typer.Option(False, help="Count cancelled orders."),
+                  refunds_by: str = typer.Option("refund_date", help="refund_date or order_date."),
+                  commission_deducted: bool = typer.Option(False, help="Net GMV deducts commission."),
+                  lang: str = typer.Option("en", help="Column labels in en or zh."),
+                  csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table.")) -> None:
+    """Compute metrics from the warehouse, e.g. `shoplens metrics query gmv,orders,aov --by shop,day`."""
+    from shoplens import metrics
+    from shoplens.metrics import Policies
+
+    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+    if (start is None) != (end is None):
+        raise ShoplensError("give both --since and --until, or neither (all time)")
+    policies = Policies(gmv_basis=gmv_basis, include_cancelled=include_cancelled, refunds_by=refunds_by,
+                        commission_deducted=commission_deducted, timezone=timezone, currency=currency)
+    frame = metrics.query(_split(names), by=_split(by), period=(start, end) if start else None, shop=shop or None,
+                          policies=policies, compare=compare, lang=lang)
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    labels = frame.attrs["labels"]
+    table = Table(*[labels.get(c, c) for c in frame.columns],
+                  title=" · ".join(f"{k}: {v}" for k, v in policies.describe(lang).items()))
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else (f"{v:.4f}" if isinstance(v, float) else str(v)) for v in row])
+    console.print(table)
+
+
+@metrics_app.command("glossary")
+def metrics_glossary(lang: str = typer.Option("en", help="en or zh."),
+                     fmt: str = typer.Option("md", "--format", help="md or html."),
+                     metric: list[str] = typer.Option(None, help="Only these metrics (default: all).")) -> None:
+    """The glossary of the catalogue, for report appendices and docs."""
+    from shoplens.metrics import glossary_html, glossary_markdown
+
+    if fmt not in ("md", "html"):
+        raise ShoplensError(f"--format {fmt!r}: use md or html")
+    if lang not in ("en", "zh"):
+        raise ShoplensError(f"--lang {lang!r}: use en or zh")
+    render = glossary_markdown if fmt == "md" else glossary_html
+    sys.stdout.write(render(_split(metric) or None, lang=lang))
+
+
+def _read_source(source: str) -> tuple[bytes, str]:
+    """The bytes of a local file or an http(s) URL, and a name for messages."""
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            response = httpx.get(source, timeout=30, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ShoplensError(f"cannot download {source}: {exc}") from None
+        return response.content, source
+    path = Path(source)
+    if not path.is_file():
+        raise ShoplensError(f"no file at {path}")
+    return path.read_bytes(), str(path)
+
+
+@fx_app.command("load")
+def fx_load(source: str = typer.Argument(..., help="An ECB-format CSV (eurofxref-hist.csv): a path or URL.")) -> None:
+    """Load daily reference rates (units per euro) into the warehouse."""
+    from shoplens.warehouse.reference import load_fx_rates, rates_text, workspace_writer
+
+    data, name = _read_source(source)
+    text = rates_text(data, name)
+    with workspace_writer(load_settings().home) as warehouse:
+        inserted, updated = load_fx_rates(warehouse, text, name)
+        span = warehouse.rows("SELECT min(date), max(date), count(DISTINCT currency) FROM fx_rates")[0]
+    console.print(f"fx rates: {inserted} new, {updated} changed; {span[2]} currencies from {span[0]} to {span[1]}")
+
+
+@costs_app.command("load")
+def costs_load(path: Path = typer.Argument(..., help="CSV with shop_id,sku_id,currency,unit_cost.")) -> None:
+    """Load product unit costs; COGS, contribution and ROI then deduct them."""
+    from shoplens.warehouse.reference import load_costs, workspace_writer
+
+    data, name = _read_source(str(path))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ShoplensError(f"{name}: not a UTF-8 CSV file") from None
+    with workspace_writer(load_settings().home) as warehouse:
+        inserted, updated = load_costs(warehouse, text, name)
+    console.print(f"unit costs: {inserted} new, {updated} changed")
 
 
 @app.command("demo")

@@ -18,9 +18,11 @@ from shoplens.config import Settings, warehouse_path
 from shoplens.reports.batch import BatchResult, plan_shop_reports, run_batch
 from shoplens.render import render_job, write_index
 from shoplens.sandbox import SandboxServer, make_sandbox
+from shoplens.sandbox.app import FX_PATH
 from shoplens.sync import Observer, SyncOptions, SyncSummary, raise_if_failed, run_sync
 from shoplens.tiktok import StaticToken, TokenSet, consent_url, exchange_auth_code
 from shoplens.warehouse import Warehouse
+from shoplens.warehouse.reference import load_fx_rates, workspace_writer
 
 DEMO_PERIOD = (date(2026, 11, 9), date(2026, 11, 15))  # ISO week 2026-W46, with 11.11 in it
 
@@ -54,7 +56,7 @@ def sandbox_settings(server: SandboxServer, home: Path, **overrides) -> Settings
 
 def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str], None] = lambda line: None,
                       options: SyncOptions | None = None, **overrides) -> SyncSummary:
-    """Authorize against a running sandbox and sync all its shops into `home`'s warehouse.
+    """Authorize against a running sandbox, sync all its shops into `home`'s warehouse, load its FX rates.
 
     The tokens stay in memory; nothing is written to the workspace's credential files.
     """
@@ -65,6 +67,10 @@ def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str],
                        observer=Observer(lambda r: say(
                            f"synced shop {r.shop_id} {r.resource}: {r.rows} rows, {r.pages} pages in {r.seconds:.1f}s")))
     raise_if_failed(summary)
+    rates = httpx.get(server.url + FX_PATH, timeout=30).raise_for_status().text
+    with workspace_writer(home) as warehouse:
+        inserted, _ = load_fx_rates(warehouse, rates, "sandbox " + FX_PATH)
+    say(f"loaded {inserted} FX rates from the sandbox")
     return summary
 
 

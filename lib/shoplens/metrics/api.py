@@ -1,20 +1,23 @@
 """The metric API for notebooks and the CLI: `query(...)` -> a labelled pandas DataFrame.
 
-Results keep money as `decimal.Decimal` and carry, in `DataFrame.attrs`, the metric records, the
-policies in force and the period, so a report can print exactly what its numbers mean.
+Results keep money as `decimal.Decimal` and carry, in `DataFrame.attrs`, the metric records, their
+labels in the requested language, the policies in force, the period and the comparison period, so a
+report can print exactly what its numbers mean.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
+import duckdb
 import pandas as pd
 
 from shoplens.errors import MetricError
 from shoplens.metrics.catalogue import Catalogue, Policies
-from shoplens.metrics.compiler import QuerySpec, compile_query
+from shoplens.metrics.compiler import FX_ERROR_TAG, FX_MAX_AGE_DAYS, QuerySpec, compile_query
 from shoplens.warehouse import Warehouse, open_warehouse
 
 
@@ -29,18 +32,24 @@ def parse_period(period: tuple[str | date, str | date] | None) -> tuple[date, da
         return None
     try:
         start, end = (p if isinstance(p, date) else date.fromisoformat(str(p)) for p in period)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise MetricError(f"bad period {period!r}: use ISO dates like ('2026-11-09', '2026-11-15')") from exc
     return start, end
 
 
 def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: str | Sequence[str] | None = None,
-          policies: Policies | None = None, warehouse: Warehouse | None = None) -> pd.DataFrame:
-    """Compute `metrics` broken down `by` dimensions over `period` (local dates, inclusive)."""
+          policies: Policies | None = None, compare: str | None = None, lang: str = "en",
+          warehouse: Warehouse | None = None) -> pd.DataFrame:
+    """Compute `metrics` broken down `by` dimensions over `period` (local dates, inclusive).
+
+    compare="previous" or "last_year" adds `<metric>_previous` and `<metric>_change` (relative) columns.
+    """
+    if isinstance(metrics, str):
+        metrics = [metrics]
     catalogue = default_catalogue()
     shops = (shop,) if isinstance(shop, str) else tuple(shop or ())
     spec = QuerySpec(metrics=tuple(metrics), by=tuple(by), period=parse_period(period), shops=shops,
-                     policies=policies or Policies())
+                     policies=policies or Policies(), compare=compare)
     compiled = compile_query(spec, catalogue)
     owned = warehouse is None
     wh = open_warehouse() if owned else warehouse
@@ -50,17 +59,53 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
             missing = [s for s in shops if s not in known]
             if missing:
                 raise MetricError(f"unknown shop id(s) {', '.join(missing)}; `shoplens shops` lists the synced shops")
-        frame = wh.frame(compiled.sql, compiled.params)
+        try:
+            frame = wh.frame(compiled.sql, compiled.params)
+        except duckdb.InvalidInputException as exc:
+            raise _fx_error(exc) from None
     finally:
         if owned:
             wh.close()
     frame.attrs["metrics"] = {m: catalogue.get(m) for m in metrics}
+    frame.attrs["labels"] = {m: catalogue.get(m).label[lang] for m in metrics}
     frame.attrs["policies"] = spec.policies
     frame.attrs["period"] = spec.period
+    frame.attrs["compare"] = compare
+    frame.attrs["comparison_period"] = compiled.comparison_period
     return frame
 
 
-def glossary(metric_ids: Sequence[str], lang: str = "en") -> list[tuple[str, str]]:
-    """(label, description) for each metric, in `lang` ("en" or "zh")."""
+def _fx_error(exc: Exception) -> Exception:
+    text = str(exc)
+    if FX_ERROR_TAG not in text:
+        return exc
+    currency, day = text.split(FX_ERROR_TAG, 1)[1].split()[:2]
+    return MetricError(f"no FX rate for {currency} on {day} (nor in the {FX_MAX_AGE_DAYS} days before): load a "
+                       f"rates file in the ECB format with `shoplens fx load PATH_OR_URL`, or report in the shops' "
+                       "own currencies")
+
+
+def glossary(metric_ids: Sequence[str] | None = None, lang: str = "en") -> list[tuple[str, str]]:
+    """(label, description) for each metric (all of them by default), in `lang` ("en" or "zh")."""
     catalogue = default_catalogue()
-    return [(catalogue.get(m).label[lang], catalogue.get(m).description[lang]) for m in metric_ids]
+    ids = metric_ids if metric_ids is not None else [m.id for m in catalogue.metrics]
+    return [(catalogue.get(m).label[lang], catalogue.get(m).description[lang]) for m in ids]
+
+
+_HEAD = {"en": ("Metric", "Definition", "Glossary"), "zh": ("指标", "定义", "指标说明")}
+
+
+def glossary_markdown(metric_ids: Sequence[str] | None = None, lang: str = "en") -> str:
+    """The glossary as a Markdown table, for report appendices and the docs."""
+    name, definition, _ = _HEAD[lang]
+    rows = [f"| {name} | {definition} |", "|---|---|"]
+    rows += [f"| {label} | {text.replace('|', '/')} |" for label, text in glossary(metric_ids, lang)]
+    return "\n".join(rows) + "\n"
+
+
+def glossary_html(metric_ids: Sequence[str] | None = None, lang: str = "en") -> str:
+    """The glossary as an escaped HTML definition list."""
+    _, _, title = _HEAD[lang]
+    items = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(text)}</dd>"
+                    for label, text in glossary(metric_ids, lang))
+    return f'<section class="glossary" lang="{lang}"><h2>{title}</h2><dl>{items}</dl></section>'

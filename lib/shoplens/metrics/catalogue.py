@@ -1,37 +1,79 @@
 """The KPI catalogue: one declarative record per metric, the sources they read, and the validator.
 
-A metric is either a measure (an aggregation of a source column) or a ratio of two other metrics,
-computed after aggregation and never averaged. Every definition, policy and label lives here; the
-compiler turns them into SQL and nothing else in shoplens writes KPI SQL.
+A metric is one of three kinds:
+- a *measure*: an aggregation of a named source column, optionally restricted by named filters and
+  by the policies it follows (`policies=("gmv_basis", ...)`);
+- a *ratio*: numerator metric / denominator metric (times `scale`), computed after aggregation and
+  never averaged;
+- a *sum*: signed terms of other metrics (net GMV = GMV - refunds ...), also after aggregation; a term
+  may apply only when a policy switch is on.
+Sources name their columns, filters and dimensions as SQL fragments over the alias `t` (the source
+row), `s` (its shop) and the optional joins listed in `JOINS`. The compiler assembles them; nothing
+else in shoplens writes KPI SQL.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shoplens.errors import MetricDefinitionError, MetricError
 
 UNITS = ("money", "count", "ratio", "duration")
+FORMATS = ("money", "integer", "percent", "multiple", "seconds")
 AGGREGATIONS = ("sum", "count", "count_distinct", "min", "max")
 TIME_DIMENSIONS = ("day", "week", "month")
-DIMENSIONS = ("shop", "region", *TIME_DIMENSIONS)
+#: every source can be broken down by these; the rest depend on the source
+COMMON_DIMENSIONS = ("shop", "region", *TIME_DIMENSIONS)
+DIMENSIONS = (*COMMON_DIMENSIONS, "promotion", "campaign", "creator", "content_type", "content_id", "product",
+              "channel")
+#: policy switches a measure can follow (see Policies)
+MEASURE_POLICIES = ("gmv_basis", "include_cancelled", "refunds_by")
+#: policy switches a sum term can depend on
+TERM_CONDITIONS = ("include_cancelled", "commission_deducted")
+REFUND_DONE = ("RETURN_OR_REFUND_REQUEST_COMPLETE", "RETURN_OR_REFUND_REQUEST_SUCCESS")
+
+#: optional joins a source may use; the compiler adds one only when a used fragment names its alias
+JOINS: dict[str, str] = {
+    # the order's affiliate attribution (one row per order)
+    "a": "LEFT JOIN (SELECT order_id, min(creator_username) AS creator, min(content_type) AS content_type, "
+         "min(content_id) AS content_id FROM affiliate_order_items GROUP BY order_id) a ON a.order_id = t.order_id",
+    # each buyer's first paid order in the shop
+    "f": "LEFT JOIN (SELECT shop_id, buyer_id, min(create_time) AS first_time FROM orders "
+         "WHERE paid_time IS NOT NULL GROUP BY shop_id, buyer_id) f ON f.shop_id = t.shop_id AND f.buyer_id = t.buyer_id",
+    # the order a line item or a refund belongs to
+    "o": "JOIN orders o ON o.order_id = t.order_id",
+    # promotions running when the order was placed (an order in two overlapping promotions counts in both)
+    "pr": "JOIN promotions pr ON pr.shop_id = t.shop_id AND pr.begin_time <= t.create_time "
+          "AND t.create_time < pr.end_time",
+    # the unit cost of a line item's SKU, when a cost table was loaded
+    "c": "LEFT JOIN product_costs c ON c.shop_id = t.shop_id AND c.sku_id = t.sku_id",
+}
 
 
 @dataclass(frozen=True)
 class Source:
-    """A warehouse table a measure aggregates, with the column that places a row in time.
+    """A relation measures aggregate: what places a row in time, its columns, filters and dimensions.
 
-    A source with a `parent` (e.g. line items of orders) takes its time and its policy filters from
-    the parent row joined on `parent_key`.
+    time_kind "instant" rows carry a TIMESTAMPTZ and are placed on local days by the reporting time
+    zone; "date" rows (daily analytics) already carry the shop-local day TikTok reports and are used as
+    they are. `order_time` is the time of the row's order, for the `refunds_by` policy.
     """
 
     id: str
-    table: str
-    time_column: str
-    columns: tuple[str, ...]
+    relation: str
+    time: str
+    time_kind: str
     description: str
-    parent: str | None = None
-    parent_key: str | None = None
+    columns: Mapping[str, str]
+    filters: Mapping[str, str] = field(default_factory=dict)
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    currency: str = "coalesce(t.currency, s.currency)"
+    order_time: str | None = None
+
+    def dimension_names(self) -> tuple[str, ...]:
+        return (*COMMON_DIMENSIONS, *self.dimensions)
 
 
 @dataclass(frozen=True)
@@ -42,16 +84,37 @@ class Metric:
     unit: str
     format: str
     higher_is_better: bool
+    # a measure
     source: str | None = None
     expr: str | None = None
     agg: str | None = None
+    filters: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()
+    # a ratio
     numerator: str | None = None
     denominator: str | None = None
-    dimensions: tuple[str, ...] = DIMENSIONS
+    scale: int = 1
+    # a sum: (sign, metric id, policy switch that must be on, or None)
+    terms: tuple[tuple[int, str, str | None], ...] = ()
+    #: restrict the dimensions (default: all the source's, or those all parts share)
+    dimensions: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.numerator is not None or self.denominator is not None:
+            return "ratio"
+        if self.terms:
+            return "sum"
+        return "measure"
 
     @property
     def is_ratio(self) -> bool:
-        return self.numerator is not None
+        return self.kind == "ratio"
+
+    def parts(self) -> tuple[str, ...]:
+        if self.kind == "ratio":
+            return tuple(p for p in (self.numerator, self.denominator) if p is not None)
+        return tuple(term[1] for term in self.terms)
 
 
 @dataclass(frozen=True)
@@ -59,130 +122,423 @@ class Policies:
     """Switches that change what a metric means; every result says which were in force.
 
     gmv_basis: "paid" counts orders once paid, "placed" counts every order placed.
-    include_cancelled: whether cancelled orders count toward GMV, orders and buyers.
+    include_cancelled: whether cancelled orders count toward GMV, orders, buyers and units.
+    refunds_by: "refund_date" dates a refund by the buyer's request, "order_date" by its order.
+    commission_deducted: whether net GMV subtracts affiliate commission.
     timezone: an IANA zone for day boundaries, or "shop" for each shop's own zone.
+    currency: None keeps each shop's currency; an ISO code converts money with daily FX rates.
     """
 
     gmv_basis: str = "paid"
     include_cancelled: bool = False
+    refunds_by: str = "refund_date"
+    commission_deducted: bool = False
     timezone: str = "Asia/Shanghai"
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.gmv_basis not in ("paid", "placed"):
+            raise MetricError(f"gmv_basis {self.gmv_basis!r} is not one of paid, placed")
+        if self.refunds_by not in ("refund_date", "order_date"):
+            raise MetricError(f"refunds_by {self.refunds_by!r} is not one of refund_date, order_date")
+        if self.currency is not None and not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise MetricError(f"currency {self.currency!r} is not an ISO 4217 code such as USD or THB")
 
     def describe(self, lang: str = "en") -> dict[str, str]:
-        basis = {"paid": {"en": "paid orders", "zh": "已支付订单"}, "placed": {"en": "all placed orders",
-                                                                               "zh": "所有已下单订单"}}
-        tz = self.timezone if self.timezone != "shop" else {"en": "each shop's own time zone",
-                                                             "zh": "各店铺当地时区"}[lang]
-        cancelled = {True: {"en": "included", "zh": "计入"}, False: {"en": "excluded", "zh": "不计入"}}
-        if lang == "zh":
-            return {"GMV 口径": basis[self.gmv_basis]["zh"], "已取消订单": cancelled[self.include_cancelled]["zh"],
-                    "报告时区": tz}
-        return {"GMV basis": basis[self.gmv_basis]["en"], "Cancelled orders": cancelled[self.include_cancelled]["en"],
-                "Reporting time zone": tz}
+        """The policies in force as (name, value) pairs in `lang`, for a report's definitions box."""
+        zh = lang == "zh"
+        basis = {"paid": ("paid orders", "已支付订单"), "placed": ("all placed orders", "所有已下单订单")}
+        refunds = {"refund_date": ("by refund request date", "按退款申请日期"),
+                   "order_date": ("by order date", "按下单日期")}
+        yes_no = {True: ("included", "计入"), False: ("excluded", "不计入")}
+        deducted = {True: ("deducted", "扣除"), False: ("not deducted", "不扣除")}
+        tz = self.timezone if self.timezone != "shop" else ("each shop's own time zone", "各店铺当地时区")[zh]
+        currency = self.currency or ("each shop's own currency", "各店铺本币")[zh]
+        rows = [(("GMV basis", "GMV 口径"), basis[self.gmv_basis]),
+                (("Cancelled orders", "已取消订单"), yes_no[self.include_cancelled]),
+                (("Refunds dated", "退款归属日期"), refunds[self.refunds_by]),
+                (("Commission in net GMV", "净 GMV 中的佣金"), deducted[self.commission_deducted])]
+        out = {name[zh]: value[zh] for name, value in rows}
+        out[("Reporting time zone", "报告时区")[zh]] = tz
+        out[("Reporting currency", "报告币种")[zh]] = currency
+        return out
+
+
+def _label(en: str, zh: str) -> dict[str, str]:
+    return {"en": en, "zh": zh}
 
 
 SOURCES: dict[str, Source] = {s.id: s for s in (
-    Source("orders", "orders", "create_time",
-           ("order_id", "buyer_id", "sub_total", "shipping_fee", "total_amount", "seller_discount"),
-           "Orders, placed in the period (by create time in the reporting time zone)."),
-    Source("line_items", "order_line_items", "create_time",
-           ("line_item_id", "product_id", "sku_id", "sale_price", "original_price"),
-           "Order line items (one per unit), placed in the period.", parent="orders", parent_key="order_id"),
-    Source("refunds", "refunds", "create_time", ("return_id", "order_id", "refund_total"),
-           "Completed refunds, dated by the day the buyer requested them."),
+    Source("orders", "orders t", "t.create_time", "instant",
+           "Orders, placed in the period (by create time in the reporting time zone).",
+           columns={"order_id": "t.order_id", "buyer_id": "t.buyer_id", "sub_total": "t.sub_total"},
+           filters={"paid": "t.paid_time IS NOT NULL", "not_cancelled": "t.status <> 'CANCELLED'",
+                    "cancelled": "t.status = 'CANCELLED'", "affiliate": "a.order_id IS NOT NULL",
+                    "first_paid_order": "t.paid_time IS NOT NULL AND t.create_time = f.first_time"},
+           dimensions={"promotion": "pr.promotion_id", "creator": "a.creator", "content_type": "a.content_type",
+                       "content_id": "a.content_id",
+                       "channel": "CASE WHEN a.order_id IS NULL THEN 'own' ELSE 'affiliate' END"}),
+    Source("line_items", "order_line_items t", "o.create_time", "instant",
+           "Order line items (one per unit), placed in the period by their order's create time.",
+           columns={"line_item_id": "t.line_item_id", "sale_price": "t.sale_price", "unit_cost": "c.unit_cost"},
+           filters={"paid": "o.paid_time IS NOT NULL", "not_cancelled": "o.status <> 'CANCELLED'"},
+           dimensions={"product": "t.product_id", "creator": "a.creator",
+                       "channel": "CASE WHEN a.order_id IS NULL THEN 'own' ELSE 'affiliate' END"}),
+    Source("refunds", "refunds t", "t.create_time", "instant",
+           "Completed returns and refunds, dated by the buyer's request (or by their order, per policy).",
+           columns={"refund_total": "t.refund_total"},
+           filters={"done": f"t.return_status IN ({', '.join(repr(s) for s in REFUND_DONE)})"},
+           dimensions={"creator": "a.creator",
+                       "channel": "CASE WHEN a.order_id IS NULL THEN 'own' ELSE 'affiliate' END"},
+           order_time="o.create_time"),
+    Source("affiliate", "affiliate_order_items t", "t.create_time", "instant",
+           "Affiliate order items (one per SKU line an affiliate creator drove), by order create time.",
+           columns={"commission": "coalesce(t.actual_commission, t.estimated_commission)"},
+           filters={"not_cancelled": "t.status <> 'CANCELLED'"},
+           dimensions={"creator": "t.creator_username", "content_type": "t.content_type",
+                       "content_id": "t.content_id", "product": "t.product_id", "channel": "'affiliate'"}),
+    Source("ads", "ad_campaign_daily t", "t.date", "date",
+           "Marketing API daily campaign report (spend and the GMV the ad platform attributes).",
+           columns={"spend": "t.spend", "attributed_gmv": "t.spend * t.roas", "impressions": "t.impressions",
+                    "clicks": "t.clicks"},
+           dimensions={"campaign": "t.campaign_id"}),
+    Source("shop_analytics", "shop_daily t", "t.date", "date",
+           "Shop analytics per shop-local day: GMV as TikTok counts it, its GMV Max (paid) share, traffic.",
+           columns={"gmv": "t.gmv", "paid_gmv": "t.gmv * t.gmv_max_share", "visitors": "t.visitors",
+                    "page_views": "t.page_views"}),
+    Source("content_analytics",
+           "(SELECT shop_id, date, currency, 'VIDEO' AS content_type, gmv_video AS gmv FROM shop_daily "
+           "UNION ALL SELECT shop_id, date, currency, 'LIVE', gmv_live FROM shop_daily "
+           "UNION ALL SELECT shop_id, date, currency, 'PRODUCT_CARD', gmv_product_card FROM shop_daily) t",
+           "t.date", "date", "Shop analytics GMV split by the content type that sold it.",
+           columns={"gmv": "t.gmv"}, dimensions={"content_type": "t.content_type"}),
+    Source("videos", "video_daily t", "t.date", "date", "Video analytics per video and shop-local day.",
+           columns={"views": "t.views", "clicks": "CAST(round(t.views * t.ctr) AS BIGINT)", "gmv": "t.gmv"},
+           dimensions={"creator": "t.username", "content_id": "t.video_id", "content_type": "'VIDEO'"}),
+    Source("lives", "live_sessions t", "t.start_time", "instant", "LIVE sessions, by start time.",
+           columns={"live_id": "t.live_id", "viewers": "t.viewers", "views": "t.views",
+                    "peak_concurrent": "t.peak_concurrent", "watch_s": "t.avg_viewing_s * t.viewers",
+                    "gmv": "t.gmv", "product_clicks": "t.product_clicks",
+                    "product_impressions": "t.product_impressions"},
+           dimensions={"creator": "t.username", "content_id": "t.live_id", "content_type": "'LIVE'"}),
 )}
 
+_ORDER_POLICIES = ("gmv_basis", "include_cancelled")
+
+
+def _m(id, en, zh, desc_en, desc_zh, unit, fmt, higher=True, **kind) -> Metric:
+    return Metric(id, _label(en, zh), _label(desc_en, desc_zh), unit, fmt, higher, **kind)
+
+
 CATALOGUE: tuple[Metric, ...] = (
-    Metric("gmv", {"en": "GMV", "zh": "成交金额 (GMV)"},
-           {"en": "Product value buyers paid for, after seller discounts, excluding shipping and tax, "
-                  "on orders placed in the period. Refunded orders stay in; see refund amount.",
-            "zh": "期间内下单订单的商品成交金额（扣除商家折扣，不含运费和税），含后续退款的订单。"},
-           unit="money", format="money", higher_is_better=True, source="orders", expr="sub_total", agg="sum"),
-    Metric("orders", {"en": "Orders", "zh": "订单数"},
-           {"en": "Distinct orders placed in the period.", "zh": "期间内下单的订单数（去重）。"},
-           unit="count", format="integer", higher_is_better=True, source="orders", expr="order_id",
-           agg="count_distinct"),
-    Metric("buyers", {"en": "Buyers", "zh": "买家数"},
-           {"en": "Distinct buyers who placed an order in the period.", "zh": "期间内下单的买家数（去重）。"},
-           unit="count", format="integer", higher_is_better=True, source="orders", expr="buyer_id",
-           agg="count_distinct"),
-    Metric("units", {"en": "Units sold", "zh": "销售件数"},
-           {"en": "Units in those orders (one line item is one unit).", "zh": "订单中的商品件数（每个订单行为一件）。"},
-           unit="count", format="integer", higher_is_better=True, source="line_items", expr="line_item_id",
-           agg="count"),
-    Metric("aov", {"en": "Average order value", "zh": "客单价 (AOV)"},
-           {"en": "GMV divided by orders, computed after aggregation.", "zh": "GMV 除以订单数（先汇总后相除）。"},
-           unit="money", format="money", higher_is_better=True, numerator="gmv", denominator="orders"),
-    Metric("refund_amount", {"en": "Refund amount", "zh": "退款金额"},
-           {"en": "Money refunded on completed returns and refunds, dated by the request day.",
-            "zh": "已完成的退货退款金额，按买家申请日期计。"},
-           unit="money", format="money", higher_is_better=False, source="refunds", expr="refund_total", agg="sum"),
+    # --- sales --------------------------------------------------------------------------------------------
+    _m("gmv", "GMV", "成交金额 (GMV)",
+       "Product value of orders placed in the period, after seller discounts, excluding shipping and tax. "
+       "Refunded orders stay in (see net GMV); which orders count follows the GMV basis and cancelled-orders "
+       "policies.",
+       "期间内下单订单的商品金额（扣除商家折扣，不含运费和税）；含后续退款的订单（见净 GMV）；计入哪些订单由 GMV 口径和"
+       "已取消订单政策决定。",
+       "money", "money", source="orders", expr="sub_total", agg="sum", policies=_ORDER_POLICIES),
+    _m("cancelled_gmv", "Cancelled GMV", "已取消订单金额",
+       "Product value of the orders placed in the period that were cancelled (on the GMV basis in force).",
+       "期间内下单后被取消订单的商品金额（按当前 GMV 口径）。",
+       "money", "money", False, source="orders", expr="sub_total", agg="sum", filters=("cancelled",),
+       policies=("gmv_basis",)),
+    _m("net_gmv", "Net GMV", "净成交金额 (净 GMV)",
+       "GMV minus refunds, minus cancelled orders when the policy counts them in GMV, minus affiliate "
+       "commission when the commission policy deducts it.",
+       "GMV 减去退款；若政策将已取消订单计入 GMV 则再减去其金额；若政策扣除佣金则再减去联盟佣金。",
+       "money", "money", terms=((1, "gmv", None), (-1, "refund_amount", None),
+                                (-1, "cancelled_gmv", "include_cancelled"), (-1, "commission", "commission_deducted"))),
+    _m("orders", "Orders", "订单数",
+       "Orders placed in the period (which ones follow the GMV basis and cancelled-orders policies).",
+       "期间内下单的订单数（计入哪些由 GMV 口径和已取消订单政策决定）。",
+       "count", "integer", source="orders", expr="order_id", agg="count", policies=_ORDER_POLICIES),
+    _m("paid_orders", "Paid orders", "已支付订单数",
+       "Orders placed in the period that were paid (cancelled ones per the cancelled-orders policy).",
+       "期间内下单且已支付的订单数（已取消订单按政策处理）。",
+       "count", "integer", source="orders", expr="order_id", agg="count", filters=("paid",),
+       policies=("include_cancelled",)),
+    _m("placed_orders", "Placed orders", "下单数",
+       "Every order placed in the period, paid or not, cancelled or not.", "期间内所有下单的订单，不论是否支付或取消。",
+       "count", "integer", source="orders", expr="order_id", agg="count"),
+    _m("cancelled_orders", "Cancelled orders", "取消订单数",
+       "Orders placed in the period that were cancelled, by anyone, before or after payment.",
+       "期间内下单后被取消的订单数（任何一方、支付前后均计）。",
+       "count", "integer", False, source="orders", expr="order_id", agg="count", filters=("cancelled",)),
+    _m("cancellation_rate", "Cancellation rate", "取消率",
+       "Cancelled orders divided by placed orders.", "取消订单数除以下单数。",
+       "ratio", "percent", False, numerator="cancelled_orders", denominator="placed_orders"),
+    _m("buyers", "Buyers", "买家数",
+       "Distinct buyers with a counted order in the period.", "期间内有计入订单的买家数（去重）。",
+       "count", "integer", source="orders", expr="buyer_id", agg="count_distinct", policies=_ORDER_POLICIES),
+    _m("new_buyers", "New buyers", "新买家数",
+       "Buyers whose first paid order in the shop (as far as the warehouse goes back) was placed in the period.",
+       "在本店首个已支付订单（以仓库中最早数据为准）于期间内下单的买家数。",
+       "count", "integer", source="orders", expr="buyer_id", agg="count_distinct", filters=("first_paid_order",)),
+    _m("returning_buyers", "Returning buyers", "回头买家数",
+       "Buyers in the period who are not new buyers: they had paid for an earlier order.",
+       "期间内的非新买家：此前已有支付订单的买家。",
+       "count", "integer", terms=((1, "buyers", None), (-1, "new_buyers", None))),
+    _m("units", "Units sold", "销售件数",
+       "Units in the counted orders (one line item is one unit).", "计入订单中的商品件数（每个订单行为一件）。",
+       "count", "integer", source="line_items", expr="line_item_id", agg="count", policies=_ORDER_POLICIES),
+    _m("product_gmv", "Product GMV", "商品成交金额",
+       "Sale price of the counted orders' line items, so GMV can be broken down by product.",
+       "计入订单的订单行成交价合计，用于按商品拆分 GMV。",
+       "money", "money", source="line_items", expr="sale_price", agg="sum", policies=_ORDER_POLICIES),
+    _m("aov", "Average order value", "客单价 (AOV)",
+       "GMV divided by orders, computed after aggregation.", "GMV 除以订单数（先汇总后相除）。",
+       "money", "money", numerator="gmv", denominator="orders"),
+    _m("refund_amount", "Refund amount", "退款金额",
+       "Money refunded on completed returns and refunds, dated by the buyer's request (or by the order, per the "
+       "refunds policy).", "已完成的退货退款金额，按买家申请日期计（或按政策按下单日期计）。",
+       "money", "money", False, source="refunds", expr="refund_total", agg="sum", filters=("done",),
+       policies=("refunds_by",)),
+    _m("refund_rate", "Refund rate", "退款率",
+       "Refund amount divided by GMV.", "退款金额除以 GMV。",
+       "ratio", "percent", False, numerator="refund_amount", denominator="gmv"),
+    # --- traffic ------------------------------------------------------------------------------------------
+    _m("visitors", "Product page visitors", "商品页访客数",
+       "Product page visitors, summed over the shop-local days TikTok reports (a visitor on two days counts "
+       "twice).", "商品页访客数，按 TikTok 报告的店铺当地日期相加（同一访客在两天各计一次）。",
+       "count", "integer", source="shop_analytics", expr="visitors", agg="sum"),
+    _m("page_views", "Product page views", "商品页浏览量",
+       "Product page views, from shop analytics.", "商品页浏览量（店铺分析数据）。",
+       "count", "integer", source="shop_analytics", expr="page_views", agg="sum"),
+    _m("conversion_rate", "Conversion rate", "转化率",
+       "Buyers divided by product page visitors.", "买家数除以商品页访客数。",
+       "ratio", "percent", numerator="buyers", denominator="visitors"),
+    _m("analytics_gmv", "GMV (shop analytics)", "GMV（店铺分析）",
+       "GMV as TikTok's shop analytics count it per shop-local day (paid orders, refunds not deducted).",
+       "TikTok 店铺分析按店铺当地日期统计的 GMV（已支付订单，不扣退款）。",
+       "money", "money", source="shop_analytics", expr="gmv", agg="sum"),
+    _m("paid_gmv", "Paid GMV", "付费流量 GMV",
+       "Shop analytics GMV times the day's GMV Max (paid traffic) share.", "店铺分析 GMV 乘以当天 GMV Max（付费流量）占比。",
+       "money", "money", source="shop_analytics", expr="paid_gmv", agg="sum"),
+    _m("organic_gmv", "Organic GMV", "自然流量 GMV",
+       "Shop analytics GMV not driven by paid traffic.", "非付费流量带来的店铺分析 GMV。",
+       "money", "money", terms=((1, "analytics_gmv", None), (-1, "paid_gmv", None))),
+    _m("paid_gmv_share", "Paid GMV share", "付费 GMV 占比",
+       "Paid GMV divided by shop analytics GMV.", "付费流量 GMV 除以店铺分析 GMV。",
+       "ratio", "percent", False, numerator="paid_gmv", denominator="analytics_gmv"),
+    _m("content_gmv", "GMV by content type", "各内容类型 GMV",
+       "Shop analytics GMV of one content type (video, LIVE, product card); break down by content_type.",
+       "店铺分析中某内容类型（短视频、直播、商品卡）带来的 GMV；按 content_type 拆分。",
+       "money", "money", source="content_analytics", expr="gmv", agg="sum"),
+    # --- affiliate and creators ---------------------------------------------------------------------------
+    _m("creator_gmv", "Creator GMV", "达人带货 GMV",
+       "GMV of counted orders an affiliate creator drove.", "联盟达人带来的计入订单的 GMV。",
+       "money", "money", source="orders", expr="sub_total", agg="sum", filters=("affiliate",),
+       policies=_ORDER_POLICIES),
+    _m("creator_orders", "Creator orders", "达人带货订单数",
+       "Counted orders an affiliate creator drove.", "联盟达人带来的计入订单数。",
+       "count", "integer", source="orders", expr="order_id", agg="count", filters=("affiliate",),
+       policies=_ORDER_POLICIES),
+    _m("affiliate_gmv_share", "Affiliate GMV share", "联盟 GMV 占比",
+       "Creator GMV divided by GMV.", "达人带货 GMV 除以 GMV。",
+       "ratio", "percent", numerator="creator_gmv", denominator="gmv"),
+    _m("commission", "Commission", "佣金",
+       "Affiliate commission on items not cancelled: the actual amount once settled, else the estimate.",
+       "未取消联盟订单项的佣金：已结算取实际金额，否则取预估金额。",
+       "money", "money", False, source="affiliate", expr="commission", agg="sum", filters=("not_cancelled",)),
+    _m("commission_rate", "Commission rate", "佣金率",
+       "Commission divided by creator GMV.", "佣金除以达人带货 GMV。",
+       "ratio", "percent", False, numerator="commission", denominator="creator_gmv"),
+    _m("commission_efficiency", "Commission efficiency", "佣金效率",
+       "Creator GMV per unit of commission paid.", "每单位佣金带来的达人带货 GMV。",
+       "ratio", "multiple", numerator="creator_gmv", denominator="commission"),
+    # --- ads and return on investment ---------------------------------------------------------------------
+    _m("ad_spend", "Ad spend", "广告花费",
+       "Spend in the Marketing API's daily campaign report.", "营销 API 每日广告系列报告中的花费。",
+       "money", "money", False, source="ads", expr="spend", agg="sum"),
+    _m("ad_gmv", "Ad-attributed GMV", "广告归因 GMV",
+       "GMV the ad platform attributes to the campaigns (spend times its reported ROAS).",
+       "广告平台归因于广告系列的 GMV（花费乘以其报告的 ROAS）。",
+       "money", "money", source="ads", expr="attributed_gmv", agg="sum"),
+    _m("roas", "ROAS", "广告支出回报率 (ROAS)",
+       "Ad-attributed GMV divided by ad spend.", "广告归因 GMV 除以广告花费。",
+       "ratio", "multiple", numerator="ad_gmv", denominator="ad_spend"),
+    _m("cogs", "Cost of goods sold", "商品成本",
+       "Unit cost of each counted unit, from the product cost table; zero when no cost table was loaded.",
+       "按商品成本表计算的计入件数成本；未加载成本表时为零。",
+       "money", "money", False, source="line_items", expr="unit_cost", agg="sum", policies=_ORDER_POLICIES),
+    _m("marketing_cost", "Marketing cost", "营销成本",
+       "Ad spend plus affiliate commission.", "广告花费加联盟佣金。",
+       "money", "money", False, terms=((1, "ad_spend", None), (1, "commission", None))),
+    _m("contribution", "Contribution", "贡献利润",
+       "GMV minus refunds, cost of goods, commission and ad spend.", "GMV 减去退款、商品成本、佣金和广告花费。",
+       "money", "money", terms=((1, "gmv", None), (-1, "refund_amount", None), (-1, "cogs", None),
+                                (-1, "marketing_cost", None))),
+    _m("roi", "ROI", "投资回报率 (ROI)",
+       "Contribution divided by marketing cost: what each unit of ad spend and commission returned, net of "
+       "refunds, commission, ad spend and (when a cost table is loaded) cost of goods.",
+       "贡献利润除以营销成本：每单位广告花费和佣金在扣除退款、佣金、广告花费及（已加载成本表时）商品成本后的回报。",
+       "ratio", "multiple", numerator="contribution", denominator="marketing_cost"),
+    # --- video ---------------------------------------------------------------------------------------------
+    _m("video_views", "Video views", "视频播放量",
+       "Views of shoppable videos, from video analytics.", "带货视频的播放量（视频分析）。",
+       "count", "integer", source="videos", expr="views", agg="sum"),
+    _m("video_clicks", "Video product clicks", "视频商品点击数",
+       "Product clicks from videos (views times click-through rate).", "视频中的商品点击数（播放量乘以点击率）。",
+       "count", "integer", source="videos", expr="clicks", agg="sum"),
+    _m("video_ctr", "Video CTR", "视频点击率",
+       "Video product clicks divided by video views.", "视频商品点击数除以视频播放量。",
+       "ratio", "percent", numerator="video_clicks", denominator="video_views"),
+    _m("video_gmv", "Video GMV", "视频 GMV",
+       "GMV video analytics attribute to the videos.", "视频分析归因于视频的 GMV。",
+       "money", "money", source="videos", expr="gmv", agg="sum"),
+    _m("video_gpm", "Video GPM", "视频千次播放成交额 (GPM)",
+       "Video GMV per thousand video views.", "每千次视频播放带来的 GMV。",
+       "money", "money", numerator="video_gmv", denominator="video_views", scale=1000),
+    # --- LIVE ----------------------------------------------------------------------------------------------
+    _m("live_sessions", "LIVE sessions", "直播场次",
+       "LIVE sessions that started in the period.", "期间内开播的直播场次。",
+       "count", "integer", source="lives", expr="live_id", agg="count"),
+    _m("live_viewers", "LIVE viewers", "直播观看人数",
+       "Viewers of the LIVE sessions (summed over sessions).", "直播观看人数（各场相加）。",
+       "count", "integer", source="lives", expr="viewers", agg="sum"),
+    _m("live_views", "LIVE views", "直播观看次数",
+       "Views of the LIVE sessions.", "直播观看次数。",
+       "count", "integer", source="lives", expr="views", agg="sum"),
+    _m("live_peak_concurrent", "Peak concurrent viewers", "最高同时在线人数",
+       "The highest concurrent viewer count of any session.", "各场直播中最高的同时在线人数。",
+       "count", "integer", source="lives", expr="peak_concurrent", agg="max"),
+    _m("live_watch_time", "LIVE watch time", "直播总观看时长",
+       "Seconds watched: each session's average viewing time times its viewers.", "观看总秒数：每场平均观看时长乘以观看人数。",
+       "duration", "seconds", source="lives", expr="watch_s", agg="sum"),
+    _m("live_avg_watch_time", "Average watch time", "平均观看时长",
+       "LIVE watch time divided by LIVE viewers.", "直播总观看时长除以观看人数。",
+       "duration", "seconds", numerator="live_watch_time", denominator="live_viewers"),
+    _m("live_gmv", "LIVE GMV", "直播 GMV",
+       "GMV of the LIVE sessions, from LIVE analytics.", "直播分析中的直播 GMV。",
+       "money", "money", source="lives", expr="gmv", agg="sum"),
+    _m("live_gpm", "LIVE GPM", "直播千次观看成交额 (GPM)",
+       "LIVE GMV per thousand LIVE views.", "每千次直播观看带来的 GMV。",
+       "money", "money", numerator="live_gmv", denominator="live_views", scale=1000),
+    _m("live_product_impressions", "LIVE product impressions", "直播商品曝光数",
+       "Product impressions during the sessions.", "直播中的商品曝光数。",
+       "count", "integer", source="lives", expr="product_impressions", agg="sum"),
+    _m("live_product_clicks", "LIVE product clicks", "直播商品点击数",
+       "Product clicks during the sessions.", "直播中的商品点击数。",
+       "count", "integer", source="lives", expr="product_clicks", agg="sum"),
+    _m("live_ctr", "LIVE CTR", "直播商品点击率",
+       "LIVE product clicks divided by LIVE product impressions.", "直播商品点击数除以商品曝光数。",
+       "ratio", "percent", numerator="live_product_clicks", denominator="live_product_impressions"),
 )
 
 
-def validate(catalogue: tuple[Metric, ...] = CATALOGUE, sources: dict[str, Source] = SOURCES) -> None:
+def validate(catalogue: tuple[Metric, ...] = CATALOGUE, sources: Mapping[str, Source] = SOURCES) -> None:
     """Raise MetricDefinitionError listing every problem in the catalogue, or return None."""
     problems: list[str] = []
     ids = [m.id for m in catalogue]
     by_id = {m.id: m for m in catalogue}
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"metric id {dup!r} is defined more than once")
+    for source in sources.values():
+        for fragment in (source.relation, source.time, *source.columns.values(), *source.filters.values(),
+                         *source.dimensions.values()):
+            for alias in re.findall(r"\b([a-z]{1,2})\.[a-z_]", fragment):
+                if alias not in ("t", "s") and alias not in JOINS:
+                    problems.append(f"source {source.id!r}: unknown join alias {alias!r} in {fragment!r}")
+        if source.time_kind not in ("instant", "date"):
+            problems.append(f"source {source.id!r}: time_kind must be instant or date")
     for m in catalogue:
-        where = f"metric {m.id!r}"
-        if not m.id.isidentifier() or m.id != m.id.lower():
-            problems.append(f"{where}: id must be snake_case")
-        if m.unit not in UNITS:
-            problems.append(f"{where}: unit {m.unit!r} is not one of {', '.join(UNITS)}")
-        for lang in ("en", "zh"):
-            if not m.label.get(lang):
-                problems.append(f"{where}: missing {lang} label")
-            if not m.description.get(lang):
-                problems.append(f"{where}: missing {lang} description")
-        bad_dims = [d for d in m.dimensions if d not in DIMENSIONS]
-        if bad_dims:
-            problems.append(f"{where}: unknown dimension(s) {', '.join(bad_dims)}")
-        if m.is_ratio:
-            if m.source or m.expr or m.agg:
-                problems.append(f"{where}: a ratio names numerator and denominator, not source/expr/agg")
-            for part in (m.numerator, m.denominator):
-                if part not in by_id:
-                    problems.append(f"{where}: ratio refers to unknown metric {part!r}")
-            if m.denominator is None:
-                problems.append(f"{where}: ratio has no denominator")
-        else:
-            if m.source not in sources:
-                problems.append(f"{where}: unknown source {m.source!r}; known: {', '.join(sources)}")
-            elif m.expr not in sources[m.source].columns:
-                problems.append(f"{where}: source {m.source!r} has no column {m.expr!r}")
-            if m.agg not in AGGREGATIONS:
-                problems.append(f"{where}: aggregation {m.agg!r} is not one of {', '.join(AGGREGATIONS)}")
+        problems += _metric_problems(m, by_id, sources)
     problems += _cycles(by_id)
     if problems:
         raise MetricDefinitionError(problems)
 
 
+def _metric_problems(m: Metric, by_id: dict[str, Metric], sources: Mapping[str, Source]) -> list[str]:
+    where = f"metric {m.id!r}"
+    problems = []
+    if not m.id.isidentifier() or m.id != m.id.lower():
+        problems.append(f"{where}: id must be snake_case")
+    if m.unit not in UNITS:
+        problems.append(f"{where}: unit {m.unit!r} is not one of {', '.join(UNITS)}")
+    if m.format not in FORMATS:
+        problems.append(f"{where}: format {m.format!r} is not one of {', '.join(FORMATS)}")
+    for lang in ("en", "zh"):
+        if not m.label.get(lang):
+            problems.append(f"{where}: missing {lang} label")
+        if not m.description.get(lang):
+            problems.append(f"{where}: missing {lang} description")
+    if m.dimensions is not None:
+        bad_dims = [d for d in m.dimensions if d not in DIMENSIONS]
+        if bad_dims:
+            problems.append(f"{where}: unknown dimension(s) {', '.join(bad_dims)}")
+    if m.kind == "measure":
+        return problems + _measure_problems(m, where, sources)
+    if m.source or m.expr or m.agg:
+        problems.append(f"{where}: a {m.kind} is computed from other metrics and names no source/expr/agg")
+    for part in m.parts():
+        if part not in by_id:
+            problems.append(f"{where}: {m.kind} refers to unknown metric {part!r}")
+    if m.kind == "ratio":
+        if m.numerator is None or m.denominator is None:
+            problems.append(f"{where}: a ratio needs both a numerator and a denominator")
+    else:
+        for sign, part, condition in m.terms:
+            if sign not in (1, -1):
+                problems.append(f"{where}: term {part!r} has sign {sign!r}, not 1 or -1")
+            if condition is not None and condition not in TERM_CONDITIONS:
+                problems.append(f"{where}: term {part!r} depends on unknown policy {condition!r}")
+            if part in by_id and by_id[part].unit != m.unit:
+                problems.append(f"{where}: cannot add {by_id[part].unit} {part!r} to a {m.unit} sum")
+    return problems
+
+
+def _measure_problems(m: Metric, where: str, sources: Mapping[str, Source]) -> list[str]:
+    problems = []
+    if m.agg not in AGGREGATIONS:
+        problems.append(f"{where}: aggregation {m.agg!r} is not one of {', '.join(AGGREGATIONS)}")
+    elif m.unit == "money" and m.agg != "sum":
+        problems.append(f"{where}: money must aggregate with sum (FX conversion adds up daily amounts)")
+    source = sources.get(m.source)
+    if source is None:
+        return problems + [f"{where}: unknown source {m.source!r}; known: {', '.join(sources)}"]
+    if m.expr not in source.columns:
+        problems.append(f"{where}: source {m.source!r} has no column {m.expr!r}")
+    for name in m.filters:
+        if name not in source.filters:
+            problems.append(f"{where}: source {m.source!r} has no filter {name!r}")
+    for policy in m.policies:
+        if policy not in MEASURE_POLICIES:
+            problems.append(f"{where}: unknown policy {policy!r}; known: {', '.join(MEASURE_POLICIES)}")
+        needed = {"gmv_basis": "paid", "include_cancelled": "not_cancelled"}.get(policy)
+        if needed and needed not in source.filters:
+            problems.append(f"{where}: policy {policy!r} needs source {m.source!r} to define filter {needed!r}")
+        if policy == "refunds_by" and source.order_time is None:
+            problems.append(f"{where}: policy 'refunds_by' needs source {m.source!r} to name its order_time")
+    if m.dimensions is not None:
+        for dim in m.dimensions:
+            if dim in DIMENSIONS and dim not in source.dimension_names():
+                problems.append(f"{where}: source {m.source!r} has no dimension {dim!r}")
+    return problems
+
+
 def _cycles(by_id: dict[str, Metric]) -> list[str]:
-    found = []
+    found: list[list[str]] = []
 
     def walk(metric_id: str, trail: tuple[str, ...]) -> None:
         m = by_id.get(metric_id)
-        if m is None or not m.is_ratio:
+        if m is None:
             return
-        for part in (m.numerator, m.denominator):
+        for part in m.parts():
             if part in trail:
-                cycle = " -> ".join((*trail[trail.index(part):], part))
-                if cycle not in found:
-                    found.append(cycle)
-            elif part is not None:
+                found.append([*trail[trail.index(part):], part])
+            elif len(trail) < len(by_id):
                 walk(part, (*trail, part))
 
     for metric_id in by_id:
         walk(metric_id, (metric_id,))
     seen, unique = set(), []
     for cycle in found:
-        key = frozenset(cycle.split(" -> "))
+        key = frozenset(cycle)
         if key not in seen:
             seen.add(key)
-            unique.append(f"ratio cycle: {cycle}")
+            unique.append(f"metric cycle: {' -> '.join(cycle)}")
     return unique
 
 
@@ -204,8 +560,24 @@ class Catalogue:
             raise MetricError(f"unknown metric {metric_id!r}; known metrics: {', '.join(self._by_id)}") from None
 
     def base_metrics(self, metric_id: str) -> list[Metric]:
-        """The measures a metric is computed from (itself, for a measure)."""
+        """The measures a metric is computed from (itself, for a measure), each once."""
         m = self.get(metric_id)
-        if not m.is_ratio:
+        if m.kind == "measure":
             return [m]
-        return [*self.base_metrics(m.numerator), *self.base_metrics(m.denominator)]
+        out: dict[str, Metric] = {}
+        for part in m.parts():
+            for base in self.base_metrics(part):
+                out.setdefault(base.id, base)
+        return list(out.values())
+
+    def dimensions_of(self, metric_id: str) -> tuple[str, ...]:
+        """The dimensions a metric can be broken down by: its source's, or those all its parts share."""
+        m = self.get(metric_id)
+        if m.kind == "measure":
+            allowed = self.sources[m.source].dimension_names()
+        else:
+            allowed = tuple(d for d in DIMENSIONS
+                            if all(d in self.dimensions_of(p) for p in m.parts()))
+        if m.dimensions is not None:
+            allowed = tuple(d for d in allowed if d in m.dimensions)
+        return allowed

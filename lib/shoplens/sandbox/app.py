@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.utils import formatdate
 from urllib.parse import urlencode
 
@@ -23,12 +24,15 @@ from starlette.routing import Route
 from shoplens.sandbox.ads import AdsGate, make_ads_routes
 from shoplens.sandbox.business import Business
 from shoplens.sandbox.faults import Faults
+from shoplens.sandbox.fx import ecb_rates_csv
 from shoplens.sandbox.protocol import Gatekeeper, ProtocolError, request_id
 from shoplens.sandbox.resources import HANDLERS
 from shoplens.tiktok.endpoints import ENDPOINTS
 
 
 #: query parameters the gateway consumes; handlers see only the endpoint's own
+#: where the sandbox serves its reference FX rates (the ECB serves eurofxref-hist.zip)
+FX_PATH = "/fx/eurofxref-hist.csv"
 GATEWAY_PARAMS = frozenset({"app_key", "timestamp", "sign", "shop_cipher", "access_token"})
 
 
@@ -144,8 +148,15 @@ def create_app(sandbox: Sandbox) -> Starlette:
         params = {"code": code, "state": request.query_params.get("state", "")}
         return RedirectResponse(f"{sandbox.redirect_uri}?{urlencode(params)}", status_code=302)
 
+    async def fx_rates(request: Request) -> Response:
+        """Public reference rates covering the business window, like the ECB's historical file."""
+        text = ecb_rates_csv(sandbox.business.first_day - timedelta(days=400), sandbox.business.last_day,
+                             sandbox.business.seed)
+        return Response(text, media_type="text/csv")
+
     routes = [Route(path, handler, methods=["GET"]) for path, handler in make_ads_routes(sandbox, sandbox.ads)]
     routes += [
+        Route(FX_PATH, fx_rates, methods=["GET"]),
         Route("/api/v2/token/get", token_endpoint("authorized_code", gate.redeem_auth_code, "auth_code"),
               methods=["GET"]),
         Route("/api/v2/token/refresh", token_endpoint("refresh_token", gate.refresh, "refresh_token"),

@@ -276,8 +276,29 @@ MIGRATIONS.append((2, "every synced resource, sync state, inserted/updated count
     );
 """))
 
+MIGRATIONS.append((3, "reference data: FX rates and product unit costs", f"""
+    -- ECB reference-rate style: units of `currency` per one euro on `date` (no rows at weekends)
+    CREATE TABLE fx_rates (
+        currency   VARCHAR NOT NULL,
+        date       DATE NOT NULL,
+        per_eur    DECIMAL(18, 6) NOT NULL,
+        source     VARCHAR NOT NULL,
+        loaded_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (currency, date)
+    );
+    CREATE TABLE product_costs (
+        shop_id    VARCHAR NOT NULL,
+        sku_id     VARCHAR NOT NULL,
+        currency   VARCHAR NOT NULL,
+        unit_cost  {MONEY} NOT NULL,
+        source     VARCHAR NOT NULL,
+        loaded_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, sku_id)
+    );
+"""))
+
 #: every table a sync fills, with its primary key columns
-TABLE_KEYS = {
+SYNCED_TABLES = {
     "shops": ("shop_id",),
     "orders": ("order_id",),
     "order_line_items": ("line_item_id",),
@@ -294,3 +315,9 @@ TABLE_KEYS = {
     "promotions": ("promotion_id",),
     "ad_campaign_daily": ("campaign_id", "date"),
 }
+#: reference data loaded from files (`shoplens fx load`, `shoplens costs load`), not by a sync
+REFERENCE_TABLES = {
+    "fx_rates": ("currency", "date"),
+    "product_costs": ("shop_id", "sku_id"),
+}
+TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES
