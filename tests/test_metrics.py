@@ -130,6 +130,7 @@ def wh():
              "end_time": ts("2026-11-10 00:00")}]), PROMOTION_COLUMNS)
     load_fx_rates(warehouse, RATES, "rates.csv")
     load_costs(warehouse, COSTS, "costs.csv")
+    warehouse.refresh_facts()
     yield warehouse
     warehouse.close()
 
@@ -367,6 +368,22 @@ def test_dimensions_break_metrics_down(wh, names, by, expected):
     assert {(None if k != k else k): v for k, v in got.items()} == expected  # NaN keys read as None
 
 
+def test_stale_facts_are_refused_not_miscounted():
+    warehouse = Warehouse()
+    with warehouse.transaction():
+        warehouse.upsert("shops", [{"shop_id": "x", "name": "X", "region": "TH", "currency": "THB",
+                                    "timezone": "Asia/Bangkok", "source": "test"}], SHOP_COLUMNS)
+        warehouse.upsert("orders", [{"order_id": "x1", "shop_id": "x", "status": "COMPLETED", "create_time": 0,
+                                     "update_time": 0, "paid_time": 0, "buyer_id": "b", "currency": "THB",
+                                     "sub_total": "1", "shipping_fee": "0", "seller_discount": "0",
+                                     "platform_discount": "0", "tax": "0", "total_amount": "1", "source": "test"}],
+                         ORDER_COLUMNS)
+    with pytest.raises(MetricError, match="run `shoplens sync`"):
+        metrics.query(["gmv"], warehouse=warehouse)
+    warehouse.refresh_facts()
+    assert one(warehouse, ["gmv"]).gmv == 1
+
+
 def test_results_carry_labels_and_definitions(wh):
     frame = metrics.query(["gmv", "roas"], shop="th", lang="zh", warehouse=wh)
     assert frame.attrs["labels"] == {"gmv": "成交金额 (GMV)", "roas": "广告支出回报率 (ROAS)"}
@@ -456,3 +473,42 @@ def test_the_glossary_is_generated_in_both_languages():
     assert markdown.splitlines()[0] == "| 指标 | 定义 |" and "投资回报率 (ROI)" in markdown
     html = metrics.glossary_html(["gmv"], lang="en")
     assert "<dt>GMV</dt>" in html and "<h2>Glossary</h2>" in html
+
+
+@pytest.mark.parametrize("by, policies, expected", [
+    (["day"], Policies(), {(NOV9,): 1, (NOV10,): 2}),  # Nov 10: b1 again (o2) and b2
+    (["day"], Policies(timezone="shop"), {(NOV9,): 1, (NOV10,): 1}),  # o1 and o2 are both Bangkok's Nov 9
+    (["week"], Policies(), {(date(2026, 11, 9),): 2}),
+    (["channel"], Policies(), {("affiliate",): 2, ("own",): 1}),  # b1 bought through both channels
+    (["day"], Policies(gmv_basis="placed"), {(NOV9,): 1, (NOV10,): 3}),  # + b3's unpaid o4
+])
+def test_buyers_are_counted_once_per_group(wh, by, policies, expected):
+    frame = metrics.query(["buyers"], by=by, shop="th", period=("2026-11-09", "2026-11-10"), policies=policies,
+                          warehouse=wh)
+    assert {tuple(getattr(r, d) for d in by): r.buyers for r in frame.itertuples()} == expected
+
+
+@pytest.mark.parametrize("by", [[], ["day"], ["week"], ["shop", "month"], ["region", "day"]])
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "shop", "America/New_York"])
+def test_distinct_buyers_match_a_plain_count_on_the_sandbox(synced, by, tz):
+    """The compiler counts buyers from each order's previous order; pandas counts distinct ids."""
+    import pandas as pd
+
+    from shoplens.config import warehouse_path
+
+    home, _ = synced
+    period = ("2026-10-26", "2026-11-15")  # includes New York's DST change on Nov 1
+    with Warehouse(warehouse_path(home), read_only=True) as warehouse:
+        ours = metrics.query(["buyers"], by=by, period=period, policies=Policies(timezone=tz), warehouse=warehouse)
+        orders = warehouse.frame("SELECT o.*, s.region, s.timezone AS shop_tz FROM orders o JOIN shops s USING (shop_id)")
+    orders = orders[orders.paid_time.notna() & (orders.status != "CANCELLED")].copy()
+    stamps = pd.to_datetime(orders.create_time, utc=True)
+    orders["day"] = [t.tz_convert(z if tz == "shop" else tz).date() for t, z in zip(stamps, orders.shop_tz)]
+    orders = orders[(orders.day >= date(2026, 10, 26)) & (orders.day <= date(2026, 11, 15))]
+    orders["week"] = [d - pd.Timedelta(days=d.weekday()) for d in orders.day]
+    orders["month"] = [d.replace(day=1) for d in orders.day]
+    orders["shop"] = orders.shop_id
+    theirs = orders.groupby(by).buyer_id.nunique() if by else pd.Series([orders.buyer_id.nunique()])
+    got = ours.set_index(by).buyers if by else ours.buyers
+    expected = {k: v for k, v in theirs.items()} if by else {0: theirs.iloc[0]}
+    assert {k: v for k, v in got.items() if v or k in expected} == expected

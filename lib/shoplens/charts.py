@@ -53,6 +53,33 @@ def daily_bars_and_line(frame: pd.DataFrame, *, x: str, bars: str, line: str, ba
     return fig
 
 
+def bars(labels: list[str], values: list, *, title: str, value_label: str, horizontal: bool = False) -> go.Figure:
+    """One bar per label; horizontal for long names (products, creators)."""
+    fig = go.Figure()
+    values = _floats(pd.Series(values))
+    if horizontal:
+        fig.add_bar(y=list(labels)[::-1], x=values[::-1], orientation="h", name=value_label)
+        fig.update_layout(xaxis={"title": value_label, "rangemode": "tozero"}, yaxis={"automargin": True})
+    else:
+        fig.add_bar(x=list(labels), y=values, name=value_label)
+        fig.update_layout(yaxis={"title": value_label, "rangemode": "tozero"})
+    fig.update_layout(title=title, height=HEIGHT, showlegend=False)
+    return fig
+
+
+def funnel(stages: list[str], values: list, *, title: str) -> go.Figure:
+    """Stages from the widest to the narrowest as bars, each labelled with its share of the first
+    (plain bars, so the chart needs only the cartesian part of plotly.js)."""
+    numbers = _floats(pd.Series(values))
+    first = numbers[0] or 1
+    text = [f"{v:,.0f} ({v / first:.1%})" for v in numbers]
+    fig = go.Figure(go.Bar(y=list(stages)[::-1], x=numbers[::-1], orientation="h", text=text[::-1],
+                           textposition="auto"))
+    fig.update_layout(title=title, height=HEIGHT, showlegend=False, yaxis={"automargin": True},
+                      xaxis={"rangemode": "tozero"})
+    return fig
+
+
 def html_fragment(fig: go.Figure) -> str:
     """The chart as a div plus its newPlot call; plotly.js itself is embedded once by the renderer."""
     return pio.to_html(fig, full_html=False, include_plotlyjs=False, default_height=f"{fig.layout.height or HEIGHT}px",

@@ -54,6 +54,9 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
     owned = warehouse is None
     wh = open_warehouse() if owned else warehouse
     try:
+        if not wh.facts_are_current():
+            raise MetricError("the warehouse's order facts are older than its orders: run `shoplens sync` to "
+                              "refresh them (or Warehouse.refresh_facts() after loading data yourself)")
         if shops:
             known = {r[0] for r in wh.rows("SELECT shop_id FROM shops WHERE list_contains(?, shop_id)", [list(shops)])}
             missing = [s for s in shops if s not in known]

@@ -36,19 +36,11 @@ REFUND_DONE = ("RETURN_OR_REFUND_REQUEST_COMPLETE", "RETURN_OR_REFUND_REQUEST_SU
 
 #: optional joins a source may use; the compiler adds one only when a used fragment names its alias
 JOINS: dict[str, str] = {
-    # the order's affiliate attribution (one row per order)
-    "a": "LEFT JOIN (SELECT order_id, min(creator_username) AS creator, min(content_type) AS content_type, "
-         "min(content_id) AS content_id FROM affiliate_order_items GROUP BY order_id) a ON a.order_id = t.order_id",
-    # each buyer's first paid order in the shop
-    "f": "LEFT JOIN (SELECT shop_id, buyer_id, min(create_time) AS first_time FROM orders "
-         "WHERE paid_time IS NOT NULL GROUP BY shop_id, buyer_id) f ON f.shop_id = t.shop_id AND f.buyer_id = t.buyer_id",
-    # the order a line item or a refund belongs to
-    "o": "JOIN orders o ON o.order_id = t.order_id",
+    # the order a refund belongs to (its time, attribution)
+    "o": "LEFT JOIN order_facts o ON o.order_id = t.order_id",
     # promotions running when the order was placed (an order in two overlapping promotions counts in both)
     "pr": "JOIN promotions pr ON pr.shop_id = t.shop_id AND pr.begin_time <= t.create_time "
           "AND t.create_time < pr.end_time",
-    # the unit cost of a line item's SKU, when a cost table was loaded
-    "c": "LEFT JOIN product_costs c ON c.shop_id = t.shop_id AND c.sku_id = t.sku_id",
 }
 
 
@@ -71,6 +63,9 @@ class Source:
     dimensions: Mapping[str, str] = field(default_factory=dict)
     currency: str = "coalesce(t.currency, s.currency)"
     order_time: str | None = None
+    #: column -> (time of the same entity's previous row, the filters that define "previous") for
+    #: counting distinct values without a hash set: see compiler._distinct_by_sequence
+    sequences: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def dimension_names(self) -> tuple[str, ...]:
         return (*COMMON_DIMENSIONS, *self.dimensions)
@@ -169,27 +164,29 @@ def _label(en: str, zh: str) -> dict[str, str]:
 
 
 SOURCES: dict[str, Source] = {s.id: s for s in (
-    Source("orders", "orders t", "t.create_time", "instant",
-           "Orders, placed in the period (by create time in the reporting time zone).",
-           columns={"order_id": "t.order_id", "buyer_id": "t.buyer_id", "sub_total": "t.sub_total"},
-           filters={"paid": "t.paid_time IS NOT NULL", "not_cancelled": "t.status <> 'CANCELLED'",
-                    "cancelled": "t.status = 'CANCELLED'", "affiliate": "a.order_id IS NOT NULL",
-                    "first_paid_order": "t.paid_time IS NOT NULL AND t.create_time = f.first_time"},
-           dimensions={"promotion": "pr.promotion_id", "creator": "a.creator", "content_type": "a.content_type",
-                       "content_id": "a.content_id",
-                       "channel": "CASE WHEN a.order_id IS NULL THEN 'own' ELSE 'affiliate' END"}),
-    Source("line_items", "order_line_items t", "o.create_time", "instant",
-           "Order line items (one per unit), placed in the period by their order's create time.",
-           columns={"line_item_id": "t.line_item_id", "sale_price": "t.sale_price", "unit_cost": "c.unit_cost"},
-           filters={"paid": "o.paid_time IS NOT NULL", "not_cancelled": "o.status <> 'CANCELLED'"},
-           dimensions={"product": "t.product_id", "creator": "a.creator",
-                       "channel": "CASE WHEN a.order_id IS NULL THEN 'own' ELSE 'affiliate' END"}),
+    Source("orders", "order_facts t", "t.create_time", "instant",
+           "Orders, placed in the period (by create time in the reporting time zone); from order_facts, which "
+           "adds each order's affiliate attribution and whether it is its buyer's first paid order.",
+           columns={"row": "1", "buyer_key": "t.buyer_key", "sub_total": "t.sub_total"},
+           filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled", "cancelled": "t.cancelled",
+                    "affiliate": "t.affiliate", "first_paid_order": "t.first_paid"},
+           dimensions={"promotion": "pr.promotion_id", "creator": "t.creator", "content_type": "t.content_type",
+                       "content_id": "t.content_id",
+                       "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"},
+           currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))}),
+    Source("line_items", "line_item_facts t", "t.create_time", "instant",
+           "Order line items (one per unit), placed in the period by their order's create time; from "
+           "line_item_facts, which carries the order's flags and the SKU's unit cost.",
+           columns={"row": "1", "sale_price": "t.sale_price", "unit_cost": "t.unit_cost"},
+           filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled"},
+           dimensions={"product": "t.product_id", "creator": "t.creator",
+                       "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"}, currency="t.currency"),
     Source("refunds", "refunds t", "t.create_time", "instant",
            "Completed returns and refunds, dated by the buyer's request (or by their order, per policy).",
            columns={"refund_total": "t.refund_total"},
            filters={"done": f"t.return_status IN ({', '.join(repr(s) for s in REFUND_DONE)})"},
-           dimensions={"creator": "a.creator",
-                       "channel": "CASE WHEN a.order_id IS NULL THEN 'own' ELSE 'affiliate' END"},
+           dimensions={"creator": "o.creator",
+                       "channel": "CASE WHEN o.affiliate THEN 'affiliate' ELSE 'own' END"},
            order_time="o.create_time"),
     Source("affiliate", "affiliate_order_items t", "t.create_time", "instant",
            "Affiliate order items (one per SKU line an affiliate creator drove), by order create time.",
@@ -216,7 +213,7 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
            columns={"views": "t.views", "clicks": "CAST(round(t.views * t.ctr) AS BIGINT)", "gmv": "t.gmv"},
            dimensions={"creator": "t.username", "content_id": "t.video_id", "content_type": "'VIDEO'"}),
     Source("lives", "live_sessions t", "t.start_time", "instant", "LIVE sessions, by start time.",
-           columns={"live_id": "t.live_id", "viewers": "t.viewers", "views": "t.views",
+           columns={"row": "1", "viewers": "t.viewers", "views": "t.views",
                     "peak_concurrent": "t.peak_concurrent", "watch_s": "t.avg_viewing_s * t.viewers",
                     "gmv": "t.gmv", "product_clicks": "t.product_clicks",
                     "product_impressions": "t.product_impressions"},
@@ -253,36 +250,36 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("orders", "Orders", "订单数",
        "Orders placed in the period (which ones follow the GMV basis and cancelled-orders policies).",
        "期间内下单的订单数（计入哪些由 GMV 口径和已取消订单政策决定）。",
-       "count", "integer", source="orders", expr="order_id", agg="count", policies=_ORDER_POLICIES),
+       "count", "integer", source="orders", expr="row", agg="count", policies=_ORDER_POLICIES),
     _m("paid_orders", "Paid orders", "已支付订单数",
        "Orders placed in the period that were paid (cancelled ones per the cancelled-orders policy).",
        "期间内下单且已支付的订单数（已取消订单按政策处理）。",
-       "count", "integer", source="orders", expr="order_id", agg="count", filters=("paid",),
+       "count", "integer", source="orders", expr="row", agg="count", filters=("paid",),
        policies=("include_cancelled",)),
     _m("placed_orders", "Placed orders", "下单数",
        "Every order placed in the period, paid or not, cancelled or not.", "期间内所有下单的订单，不论是否支付或取消。",
-       "count", "integer", source="orders", expr="order_id", agg="count"),
+       "count", "integer", source="orders", expr="row", agg="count"),
     _m("cancelled_orders", "Cancelled orders", "取消订单数",
        "Orders placed in the period that were cancelled, by anyone, before or after payment.",
        "期间内下单后被取消的订单数（任何一方、支付前后均计）。",
-       "count", "integer", False, source="orders", expr="order_id", agg="count", filters=("cancelled",)),
+       "count", "integer", False, source="orders", expr="row", agg="count", filters=("cancelled",)),
     _m("cancellation_rate", "Cancellation rate", "取消率",
        "Cancelled orders divided by placed orders.", "取消订单数除以下单数。",
        "ratio", "percent", False, numerator="cancelled_orders", denominator="placed_orders"),
     _m("buyers", "Buyers", "买家数",
        "Distinct buyers with a counted order in the period.", "期间内有计入订单的买家数（去重）。",
-       "count", "integer", source="orders", expr="buyer_id", agg="count_distinct", policies=_ORDER_POLICIES),
+       "count", "integer", source="orders", expr="buyer_key", agg="count_distinct", policies=_ORDER_POLICIES),
     _m("new_buyers", "New buyers", "新买家数",
        "Buyers whose first paid order in the shop (as far as the warehouse goes back) was placed in the period.",
        "在本店首个已支付订单（以仓库中最早数据为准）于期间内下单的买家数。",
-       "count", "integer", source="orders", expr="buyer_id", agg="count_distinct", filters=("first_paid_order",)),
+       "count", "integer", source="orders", expr="row", agg="count", filters=("first_paid_order",)),
     _m("returning_buyers", "Returning buyers", "回头买家数",
        "Buyers in the period who are not new buyers: they had paid for an earlier order.",
        "期间内的非新买家：此前已有支付订单的买家。",
        "count", "integer", terms=((1, "buyers", None), (-1, "new_buyers", None))),
     _m("units", "Units sold", "销售件数",
        "Units in the counted orders (one line item is one unit).", "计入订单中的商品件数（每个订单行为一件）。",
-       "count", "integer", source="line_items", expr="line_item_id", agg="count", policies=_ORDER_POLICIES),
+       "count", "integer", source="line_items", expr="row", agg="count", policies=_ORDER_POLICIES),
     _m("product_gmv", "Product GMV", "商品成交金额",
        "Sale price of the counted orders' line items, so GMV can be broken down by product.",
        "计入订单的订单行成交价合计，用于按商品拆分 GMV。",
@@ -333,7 +330,7 @@ CATALOGUE: tuple[Metric, ...] = (
        policies=_ORDER_POLICIES),
     _m("creator_orders", "Creator orders", "达人带货订单数",
        "Counted orders an affiliate creator drove.", "联盟达人带来的计入订单数。",
-       "count", "integer", source="orders", expr="order_id", agg="count", filters=("affiliate",),
+       "count", "integer", source="orders", expr="row", agg="count", filters=("affiliate",),
        policies=_ORDER_POLICIES),
     _m("affiliate_gmv_share", "Affiliate GMV share", "联盟 GMV 占比",
        "Creator GMV divided by GMV.", "达人带货 GMV 除以 GMV。",
@@ -394,7 +391,7 @@ CATALOGUE: tuple[Metric, ...] = (
     # --- LIVE ----------------------------------------------------------------------------------------------
     _m("live_sessions", "LIVE sessions", "直播场次",
        "LIVE sessions that started in the period.", "期间内开播的直播场次。",
-       "count", "integer", source="lives", expr="live_id", agg="count"),
+       "count", "integer", source="lives", expr="row", agg="count"),
     _m("live_viewers", "LIVE viewers", "直播观看人数",
        "Viewers of the LIVE sessions (summed over sessions).", "直播观看人数（各场相加）。",
        "count", "integer", source="lives", expr="viewers", agg="sum"),

@@ -23,7 +23,8 @@ def catalogue_table() -> str:
             how = " ".join(f"{'−' if sign < 0 else '+'} `{part}`" + (f" (if `{cond}`)" if cond else "")
                            for sign, part, cond in m.terms).removeprefix("+ ")
         else:
-            how = f"{m.agg} of `{m.source}.{m.expr}`" + (f" where {', '.join(m.filters)}" if m.filters else "")
+            what = f"`{m.source}` rows" if m.expr == "row" else f"`{m.source}.{m.expr}`"
+            how = f"{m.agg} of {what}" + (f" where {', '.join(m.filters)}" if m.filters else "")
             if m.policies:
                 how += f"; follows {', '.join(m.policies)}"
         rows.append(f"| `{m.id}` | {m.label['en']} | {m.label['zh']} | {m.unit} | {m.description['en']} | {how} | "

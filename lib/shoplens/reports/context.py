@@ -23,17 +23,23 @@ from shoplens.warehouse import Warehouse, open_warehouse
 _MINOR_DIGITS = {r.currency: r.minor_digits for r in REGIONS.values()}
 
 
-def format_value(value, unit: str, currency: str | None = None) -> str:
-    """A metric value for people: thousands separators, the currency's own precision."""
+def format_value(value, fmt: str, currency: str | None = None) -> str:
+    """A metric value for people, by the catalogue's display format: thousands separators, the
+    currency's own precision, percentages, multiples (ROAS 4.3×), durations (6 min 21 s)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
-    if unit == "money":
+    if fmt == "money":
         digits = _MINOR_DIGITS.get(currency or "", 2)
         text = f"{Decimal(value):,.{digits}f}"
         return f"{currency} {text}" if currency else text
-    if unit == "ratio":
+    if fmt == "percent":
         return f"{float(value):.1%}"
-    if unit == "count":
+    if fmt == "multiple":
+        return f"{float(value):,.2f}×"
+    if fmt == "seconds":
+        minutes, seconds = divmod(round(float(value)), 60)
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    if fmt == "integer":
         return f"{int(value):,}"
     return str(value)
 
@@ -82,40 +88,96 @@ class ReportContext:
             "WHERE shop_id = ? AND status = 'ok' GROUP BY resource)", [self.shop_id])
         return rows[0][0] if rows and rows[0][0] else None
 
+    def latest_analytics_day(self) -> date | None:
+        """The latest day the API had shop analytics for, at the last sync."""
+        rows = self.warehouse.rows("SELECT min(latest_available) FROM sync_state WHERE shop_id = ? "
+                                   "AND latest_available IS NOT NULL", [self.shop_id])
+        return rows[0][0] if rows else None
+
+    def names(self, kind: str, ids) -> dict:
+        """Display names for ids of a dimension: product titles; other ids stand for themselves."""
+        ids = [i for i in ids if i is not None and i == i]
+        if kind != "product" or not ids:
+            return {i: i for i in ids}
+        rows = self.warehouse.rows("SELECT product_id, title FROM products WHERE list_contains(?, product_id)",
+                                   [list(ids)])
+        found = {pid: title for pid, title in rows if title}
+        return {i: found.get(i, i) for i in ids}
+
     # --- display ---------------------------------------------------------------------------
     def title(self) -> None:
         synced = self.last_sync()
         synced_text = synced.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if synced else self.t("never_synced")
+        latest = self.latest_analytics_day()
         e = html.escape
         rows = [(self.t("shop"), f"{self.shop['name']} ({self.shop['region']}, {self.shop_id})"),
                 (self.t("period"), f"{self.period[0]} – {self.period[1]}"),
                 (self.t("generated"), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
-                (self.t("freshness"), synced_text)]
+                (self.t("freshness"), synced_text),
+                (self.t("analytics_until"), latest.isoformat() if latest else "–")]
         facts = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in rows)
+        banner = ""
+        if latest is None or latest < self.period[1]:
+            banner = f'<p class="sl-banner" role="alert">{e(self.t("stale_analytics"))}</p>'
         _display_html(f'<header class="sl-report-title"><h1>{e(self.t(self.report_id))} · {e(self.shop["name"])}'
-                      f'</h1><dl class="sl-facts">{facts}</dl></header>')
+                      f'</h1><dl class="sl-facts">{facts}</dl>{banner}</header>')
 
     def heading(self, key: str) -> None:
         _display_html(f'<h2 id="sl-{html.escape(key)}">{html.escape(self.t(key))}</h2>')
 
     def kpi_table(self, frame: pd.DataFrame, metric_ids: list[str]) -> None:
-        """One row per metric; the exact value rides along in `data-value` for checks and exports."""
+        """One row per metric, with the previous period and the change when the frame was queried with
+        `compare=`; the exact value rides along in `data-value` for checks and exports."""
         if len(frame) > 1:
             raise ReportError(f"kpi_table expects one row, got {len(frame)}", notebook=self.report_id)
-        # a period with no activity has no row: show zeros for measures and a dash for ratios
-        row = frame.iloc[0] if len(frame) else {m: (None if default_catalogue().get(m).is_ratio else 0)
-                                                for m in metric_ids}
-        currency = row.get("currency") or self.shop["currency"]
         catalogue = default_catalogue()
+        # a period with no activity has no row: show zeros for measures and a dash for ratios
+        row = frame.iloc[0] if len(frame) else {m: (None if catalogue.get(m).is_ratio else 0) for m in metric_ids}
+        currency = row.get("currency") or self.shop["currency"]
+        compared = f"{metric_ids[0]}_previous" in frame.columns
         e = html.escape
+        head = [self.t("metric"), self.t("value")] + ([self.t("previous"), self.t("change")] if compared else [])
         body = []
         for metric_id in metric_ids:
             m = catalogue.get(metric_id)
-            value = row[metric_id]
-            body.append(f'<tr data-metric="{e(metric_id)}" data-value="{e(str(value))}"><th>{e(m.label[self.lang])}'
-                        f'</th><td>{e(format_value(value, m.unit, currency if m.unit == "money" else None))}</td></tr>')
-        _display_html(f'<table class="sl-kpis"><thead><tr><th>{e(self.t("metric"))}</th><th>{e(self.t("value"))}'
-                      f'</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
+            money = currency if m.unit == "money" else None
+            cells = [f"<td>{e(format_value(row[metric_id], m.format, money))}</td>"]
+            if compared:
+                change = row[f"{metric_id}_change"]
+                good = "" if change is None or change != change or change == 0 else (
+                    "sl-good" if (change > 0) == m.higher_is_better else "sl-bad")
+                arrow = "" if not good else ("▲ " if change > 0 else "▼ ")
+                cells += [f"<td>{e(format_value(row[f'{metric_id}_previous'], m.format, money))}</td>",
+                          f'<td class="{good}" data-change="{e(str(change))}">{arrow}'
+                          f'{e(format_value(change, "percent"))}</td>']
+            body.append(f'<tr data-metric="{e(metric_id)}" data-value="{e(str(row[metric_id]))}"><th>'
+                        f'{e(m.label[self.lang])}</th>{"".join(cells)}</tr>')
+        _display_html(f'<table class="sl-kpis"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>'
+                      f'<tbody>{"".join(body)}</tbody></table>')
+
+    def ranked_table(self, frame: pd.DataFrame, key: str, metric_ids: list[str], *, limit: int = 10,
+                     by: str | None = None) -> pd.DataFrame:
+        """The top `limit` rows by `by` (default: the first metric), with display names; returns them."""
+        catalogue = default_catalogue()
+        order = by or metric_ids[0]
+        top = frame[frame[key].notna()].sort_values(order, ascending=False, kind="stable").head(limit)
+        top = top[top[order].astype(float) > 0]
+        names = self.names(key, list(top[key]))
+        e = html.escape
+        head = [self.t(key)] + [catalogue.get(m).label[self.lang] for m in metric_ids]
+        body = []
+        for _, r in top.iterrows():
+            currency = r.get("currency") or self.shop["currency"]
+            cells = "".join(
+                f'<td data-value="{e(str(r[m]))}">{e(format_value(r[m], catalogue.get(m).format, currency if catalogue.get(m).unit == "money" else None))}</td>'
+                for m in metric_ids)
+            body.append(f'<tr data-key="{e(str(r[key]))}"><th>{e(str(names.get(r[key], r[key])))}</th>{cells}</tr>')
+        if not body:
+            _display_html(f'<p class="sl-empty">{e(self.t("nothing_in_period"))}</p>')
+            return top
+        _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>'
+                      f'<tbody>{"".join(body)}</tbody></table>')
+        return top
 
     def definitions(self) -> None:
         e = html.escape

@@ -426,6 +426,7 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
                     await _sync_authorization(run, tokens, limiter, transport)
 
             run_coroutine(main)
+            warehouse.refresh_facts()
             warehouse.con.execute("CHECKPOINT")
         finally:
             warehouse.close()
@@ -457,6 +458,7 @@ def replay(settings: Settings) -> int:
                                 "pages) VALUES (?, ?, ?, ?, ?, 'ok', ?)", [run_id, shop_id, resource,
                                                                           datetime.fromisoformat(first),
                                                                           datetime.fromisoformat(last), count])
+            warehouse.refresh_facts()
             warehouse.con.execute("CHECKPOINT")
         publish(home)
     return pages

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from shoplens.errors import WarehouseError
-from shoplens.warehouse.schema import MIGRATIONS, MONEY, TABLE_KEYS
+from shoplens.warehouse.schema import FACTS_REFRESH, MIGRATIONS, MONEY, TABLE_KEYS
 
 
 _CAST = {
@@ -86,6 +86,17 @@ class Warehouse:
                 self.con.execute(sql)
                 self.con.execute("INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
                                  [version, description])
+
+    def refresh_facts(self) -> None:
+        """Rebuild order_facts and line_item_facts from the loaded tables (after every load)."""
+        with self.transaction():
+            self.con.execute(FACTS_REFRESH)
+
+    def facts_are_current(self) -> bool:
+        """Whether the fact tables hold every order and line item (a cheap check, not a full diff)."""
+        return self.con.execute(
+            "SELECT (SELECT count(*) FROM orders) = (SELECT count(*) FROM order_facts) AND "
+            "(SELECT count(*) FROM order_line_items) = (SELECT count(*) FROM line_item_facts)").fetchone()[0]
 
     # --- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -104,13 +104,15 @@ def parse_costs(text: str, name: str) -> list[dict]:
 
 @contextlib.contextmanager
 def workspace_writer(home: Path) -> Iterator[Warehouse]:
-    """The working warehouse under the sync lock; published when the block succeeds."""
+    """The working warehouse under the sync lock; facts refreshed and published when the block succeeds."""
     from shoplens.sync.lock import SyncLock
 
     with SyncLock(home / "data" / "sync.lock"):
         warehouse = Warehouse(working_path(home))
         try:
             yield warehouse
+            warehouse.refresh_facts()  # unit costs live in the line-item facts
+            warehouse.con.execute("CHECKPOINT")
         finally:
             warehouse.close()
         publish(home)

@@ -297,6 +297,73 @@ MIGRATIONS.append((3, "reference data: FX rates and product unit costs", f"""
     );
 """))
 
+#: Rebuilds the derived fact tables from the synced ones: each order (and line item) once, with what
+#: the metric compiler needs precomputed: payment and cancellation flags, a dense integer buyer key,
+#: the buyer's first paid order, the order's affiliate attribution, the SKU's unit cost. Stored sorted
+#: by shop and time so a period reads only its row groups. Run after every load (sync, replay, cost
+#: import); `Warehouse.refresh_facts()` does, in one transaction.
+FACTS_REFRESH = f"""
+    DELETE FROM order_facts;
+    INSERT INTO order_facts
+    WITH aff AS (
+        SELECT order_id, min(creator_username) AS creator, min(content_type) AS content_type,
+               min(content_id) AS content_id
+        FROM affiliate_order_items GROUP BY order_id
+    )
+    SELECT o.order_id, o.shop_id, o.create_time, o.paid_time IS NOT NULL, o.status = 'CANCELLED',
+           CASE WHEN o.buyer_id IS NOT NULL THEN dense_rank() OVER (ORDER BY o.shop_id, o.buyer_id) END,
+           o.sub_total, o.currency, a.order_id IS NOT NULL, a.creator, a.content_type, a.content_id,
+           o.paid_time IS NOT NULL AND o.buyer_id IS NOT NULL AND row_number() OVER (
+               PARTITION BY o.shop_id, o.buyer_id, o.paid_time IS NOT NULL ORDER BY o.create_time, o.order_id) = 1,
+           CASE WHEN o.paid_time IS NOT NULL AND o.status <> 'CANCELLED' THEN lag(o.create_time) OVER (
+               PARTITION BY o.shop_id, o.buyer_id, o.paid_time IS NOT NULL AND o.status <> 'CANCELLED'
+               ORDER BY o.create_time, o.order_id) END
+    FROM orders o LEFT JOIN aff a ON a.order_id = o.order_id
+    ORDER BY o.shop_id, o.create_time;
+    DELETE FROM line_item_facts;
+    INSERT INTO line_item_facts
+    SELECT li.line_item_id, li.order_id, li.shop_id, o.create_time, o.paid, o.cancelled, li.product_id, li.sku_id,
+           li.sale_price, c.unit_cost, li.currency, o.affiliate, o.creator
+    FROM order_line_items li JOIN order_facts o ON o.order_id = li.order_id
+    LEFT JOIN product_costs c ON c.shop_id = li.shop_id AND c.sku_id = li.sku_id
+    ORDER BY li.shop_id, o.create_time;
+"""
+
+MIGRATIONS.append((4, "derived order and line-item facts for the metric compiler", f"""
+    CREATE TABLE order_facts (
+        order_id      VARCHAR NOT NULL,
+        shop_id       VARCHAR NOT NULL,
+        create_time   TIMESTAMPTZ NOT NULL,
+        paid          BOOLEAN NOT NULL,
+        cancelled     BOOLEAN NOT NULL,
+        buyer_key     BIGINT,
+        sub_total     {MONEY} NOT NULL,
+        currency      VARCHAR NOT NULL,
+        affiliate     BOOLEAN NOT NULL,
+        creator       VARCHAR,
+        content_type  VARCHAR,
+        content_id    VARCHAR,
+        first_paid    BOOLEAN NOT NULL,
+        -- for a paid, not cancelled order: the same buyer's previous such order in the shop
+        prev_counted_time TIMESTAMPTZ
+    );
+    CREATE TABLE line_item_facts (
+        line_item_id  VARCHAR NOT NULL,
+        order_id      VARCHAR NOT NULL,
+        shop_id       VARCHAR NOT NULL,
+        create_time   TIMESTAMPTZ NOT NULL,
+        paid          BOOLEAN NOT NULL,
+        cancelled     BOOLEAN NOT NULL,
+        product_id    VARCHAR,
+        sku_id        VARCHAR,
+        sale_price    {MONEY} NOT NULL,
+        unit_cost     {MONEY},
+        currency      VARCHAR NOT NULL,
+        affiliate     BOOLEAN NOT NULL,
+        creator       VARCHAR
+    );
+""" + FACTS_REFRESH))
+
 #: every table a sync fills, with its primary key columns
 SYNCED_TABLES = {
     "shops": ("shop_id",),
