@@ -512,3 +512,26 @@ def test_distinct_buyers_match_a_plain_count_on_the_sandbox(synced, by, tz):
     got = ours.set_index(by).buyers if by else ours.buyers
     expected = {k: v for k, v in theirs.items()} if by else {0: theirs.iloc[0]}
     assert {k: v for k, v in got.items() if v or k in expected} == expected
+
+
+@pytest.mark.parametrize("names, where, expected", [
+    (["gmv", "orders"], {"channel": "affiliate"}, (D("119.50"), 2)),
+    (["gmv", "orders"], {"creator": ["mali"]}, (D("100.00"), 1)),
+    (["gmv", "orders"], {"promotion": "p1"}, (D("150.50"), 2)),
+    (["ad_spend", "roas"], {"campaign": "c1"}, (D("30.00"), 80 / 30)),
+    (["gmv", "orders"], {"region": "TH"}, (D("170.00"), 3)),
+])
+def test_where_keeps_only_those_dimension_values(wh, names, where, expected):
+    row = one(wh, names, where=where, **TH_NOV9_11)
+    assert (row[names[0]], row[names[1]]) == (expected[0], pytest.approx(expected[1]) if isinstance(expected[1], float)
+                                              else expected[1])
+
+
+@pytest.mark.parametrize("where, message", [
+    ({"campaign": "c1"}, "metric 'gmv' cannot be filtered by 'campaign'"),
+    ({"day": "2026-11-09"}, "cannot filter on 'day'"),
+    ({"creator": []}, "lists no values"),
+])
+def test_bad_filters_are_refused(wh, where, message):
+    with pytest.raises(MetricError, match=message):
+        metrics.query(["gmv"], where=where, warehouse=wh, **TH_NOV9_11)

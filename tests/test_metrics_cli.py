@@ -44,6 +44,14 @@ def test_query_in_one_currency_with_the_sandbox_rates(synced):
     assert all(Decimal(r["gmv"]) > 0 and Decimal(r["gmv_previous"]) > 0 for r in got)
 
 
+def test_query_where_splits_gmv_into_its_channels(synced):
+    home, _ = synced
+    total, *parts = (rows(run(["metrics", "query", "gmv", "--by", "shop", *SINCE_UNTIL, "--csv", *extra], home).stdout)
+                     for extra in ([], ["--where", "channel=affiliate"], ["--where", "channel=own"]))
+    for whole, affiliate, own in zip(total, *parts):
+        assert Decimal(whole["gmv"]) == Decimal(affiliate["gmv"]) + Decimal(own["gmv"]) > Decimal(affiliate["gmv"]) > 0
+
+
 def test_query_table_shows_labels_and_policies(synced):
     home, _ = synced
     done = run(["metrics", "query", "gmv", "--by", "shop", "--lang", "zh", "--timezone", "shop", *SINCE_UNTIL], home,
@@ -57,6 +65,7 @@ def test_query_table_shows_labels_and_policies(synced):
     (["metrics", "query", "gmv", "--currency", "XYZ", *SINCE_UNTIL], "no FX rate for XYZ on 2026-11-"),
     (["metrics", "query", "gmv", "--since", "2026-11-09"], "give both --since and --until"),
     (["metrics", "query", "gmv", "--gmv-basis", "shipped"], "gmv_basis 'shipped' is not one of paid, placed"),
+    (["metrics", "query", "gmv", "--where", "channel"], "--where 'channel': write DIMENSION=VALUE"),
     (["costs", "load", "{costs}"], "unknown shop id(s) nope"),
     (["fx", "load", "{bad_rates}"], "row 3, column USD: 'abc' is not a positive rate"),
 ])

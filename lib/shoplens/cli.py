@@ -313,6 +313,7 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
                   until: str = typer.Option(None, help="Last local day, included (YYYY-MM-DD)."),
                   shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
                   compare: str = typer.Option(None, help="previous or last_year (needs --since/--until)."),
+                  where: list[str] = typer.Option(None, "--where", help="Keep only DIM=V1,V2 (repeatable)."),
                   timezone: str = typer.Option("Asia/Shanghai", help="IANA zone for days, or 'shop'."),
                   currency: str = typer.Option(None, help="Convert money to this currency (needs FX rates)."),
                   gmv_basis: str = typer.Option("paid", help="paid or placed."),
@@ -330,8 +331,14 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
         raise ShoplensError("give both --since and --until, or neither (all time)")
     policies = Policies(gmv_basis=gmv_basis, include_cancelled=include_cancelled, refunds_by=refunds_by,
                         commission_deducted=commission_deducted, timezone=timezone, currency=currency)
+    filters = {}
+    for item in where or []:
+        dim, sep, values = item.partition("=")
+        if not sep or not values:
+            raise ShoplensError(f"--where {item!r}: write DIMENSION=VALUE[,VALUE...], e.g. --where channel=affiliate")
+        filters[dim.strip()] = _split([values])
     frame = metrics.query(_split(names), by=_split(by), period=(start, end) if start else None, shop=shop or None,
-                          policies=policies, compare=compare, lang=lang)
+                          policies=policies, compare=compare, where=filters, lang=lang)
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
         return

@@ -38,18 +38,20 @@ def parse_period(period: tuple[str | date, str | date] | None) -> tuple[date, da
 
 
 def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: str | Sequence[str] | None = None,
-          policies: Policies | None = None, compare: str | None = None, lang: str = "en",
-          warehouse: Warehouse | None = None) -> pd.DataFrame:
+          policies: Policies | None = None, compare: str | None = None, where: dict | None = None,
+          lang: str = "en", warehouse: Warehouse | None = None) -> pd.DataFrame:
     """Compute `metrics` broken down `by` dimensions over `period` (local dates, inclusive).
 
     compare="previous" or "last_year" adds `<metric>_previous` and `<metric>_change` (relative) columns.
+    where={"creator": "nong.ploy", "channel": ["affiliate"]} keeps only those dimension values.
     """
     if isinstance(metrics, str):
         metrics = [metrics]
     catalogue = default_catalogue()
     shops = (shop,) if isinstance(shop, str) else tuple(shop or ())
     spec = QuerySpec(metrics=tuple(metrics), by=tuple(by), period=parse_period(period), shops=shops,
-                     policies=policies or Policies(), compare=compare)
+                     policies=policies or Policies(), compare=compare,
+                     where=tuple((dim, (v,) if isinstance(v, str) else tuple(v)) for dim, v in (where or {}).items()))
     compiled = compile_query(spec, catalogue)
     owned = warehouse is None
     wh = open_warehouse() if owned else warehouse
@@ -75,6 +77,7 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
     frame.attrs["period"] = spec.period
     frame.attrs["compare"] = compare
     frame.attrs["comparison_period"] = compiled.comparison_period
+    frame.attrs["where"] = dict(spec.where)
     return frame
 
 

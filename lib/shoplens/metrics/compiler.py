@@ -41,6 +41,8 @@ class QuerySpec:
     shops: tuple[str, ...] = ()
     policies: Policies = field(default_factory=Policies)
     compare: str | None = None
+    #: (dimension, allowed values): keep only rows whose dimension value is one of them
+    where: tuple[tuple[str, tuple], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,17 @@ def compile_query(spec: QuerySpec, catalogue: Catalogue) -> CompiledQuery:
             if dim not in catalogue.dimensions_of(m.id):
                 raise MetricError(f"metric {m.id!r} cannot be broken down by {dim!r}; it can by: "
                                   f"{', '.join(catalogue.dimensions_of(m.id))}")
+    for dim, values in spec.where:
+        if dim in TIME_DIMENSIONS or dim == "shop" or dim not in DIMENSIONS:
+            raise MetricError(f"cannot filter on {dim!r}: filter on one of "
+                              f"{', '.join(d for d in DIMENSIONS if d not in (*TIME_DIMENSIONS, 'shop'))}; "
+                              "use period= for days and shop= for shops")
+        if not values:
+            raise MetricError(f"the filter on {dim!r} lists no values")
+        for m in requested:
+            if dim not in catalogue.dimensions_of(m.id):
+                raise MetricError(f"metric {m.id!r} cannot be filtered by {dim!r}; it has: "
+                                  f"{', '.join(catalogue.dimensions_of(m.id))}")
     if spec.period is not None and spec.period[0] > spec.period[1]:
         raise MetricError(f"period starts {spec.period[0]} after it ends {spec.period[1]}: swap the dates")
     _check_timezone(spec.policies.timezone)
@@ -93,6 +106,7 @@ def compile_query(spec: QuerySpec, catalogue: Catalogue) -> CompiledQuery:
     money = any(b.unit == "money" for b in bases.values())
     keys = list(spec.by) + (["currency"] if money else [])
     params: dict = {"tz": spec.policies.timezone, "shops": list(spec.shops)}
+    params |= {f"w_{dim}": [str(v) for v in values] for dim, values in spec.where}
     if spec.policies.currency:
         params["currency"] = spec.policies.currency
     metric_cols = [f"{_metric_expr(catalogue, m, spec.policies)} AS {m.id}" for m in requested]
@@ -191,7 +205,8 @@ def _body(catalogue: Catalogue, spec: QuerySpec, bases: dict[str, Metric], keys:
         shop_cols = {"shop": "shop_id AS shop", "region": "region",
                      "currency": "$currency AS currency" if spec.policies.currency else "currency"}
         from_shops = (f"  SELECT DISTINCT {', '.join(shop_cols[k] for k in other)} FROM shops "
-                      "WHERE len($shops) = 0 OR list_contains($shops, shop_id)") if other else None
+                      "WHERE (len($shops) = 0 OR list_contains($shops, shop_id))"
+                      + (" AND list_contains($w_region, region)" if "region" in dict(spec.where) else "")) if other else None
         keysets = [*(f"  SELECT DISTINCT {', '.join(other)} FROM {n}" for n in names if other), from_shops]
         base = _keyset(ctes, other, [k for k in keysets if k], time_keys, suffix)
         joined = base + "".join(f" LEFT JOIN {n} USING ({', '.join(keys)})" for n in names)
@@ -257,13 +272,15 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
         aggs[m.id] = (agg + (f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""), m.unit)
 
     where = ["(len($shops) = 0 OR list_contains($shops, t.shop_id))"]
+    for dim, _ in spec.where:
+        where.append(f"list_contains($w_{dim}, CAST({'s.region' if dim == 'region' else source.dimensions[dim]} AS VARCHAR))")
     if has_period:
         if source.time_kind == "date":
             where.append(f"{time} BETWEEN $start{suffix} AND $end{suffix}")
         else:  # a coarse UTC window any zone's local days fall in, so DuckDB can skip row groups
             where.append(f"{time} >= CAST($start{suffix} AS TIMESTAMPTZ) - INTERVAL 1 DAY "
                          f"AND {time} < CAST($end{suffix} AS TIMESTAMPTZ) + INTERVAL 2 DAY")
-    fragments = " ".join(inner.values()) + " " + time
+    fragments = " ".join([*inner.values(), time, *where])
     joins = [sql for alias, sql in JOINS.items() if re.search(rf"\b{alias}\.", fragments)]
     if re.search(r"\bs\.", fragments):  # the shop's region, zone or currency
         joins.insert(0, "JOIN shops s ON s.shop_id = t.shop_id")
