@@ -8,7 +8,7 @@ SANDBOX_PORT ?= 8765
 LAB_PORT ?= 8888
 NBSTRIP_KEYS := metadata.papermill cell.metadata.papermill cell.metadata.execution
 
-.PHONY: setup demo test lab sandbox system-deps clean distclean
+.PHONY: setup demo weekly test lab sandbox system-deps clean distclean
 
 ## setup: create .venv with shoplens and its test tools installed (re-run when pyproject.toml changes)
 setup: $(STAMP)
@@ -35,6 +35,11 @@ system-deps:
 ## demo: sandbox -> sync -> every report -> HTML; prints where reports/index.html is
 demo: setup
 	SHOPLENS_HOME=$(CURDIR) $(BIN)/shoplens demo
+
+## weekly: every report of the catalogue for last week (or WEEK=2026-W46), in English and Chinese, on this
+## folder's warehouse (run `shoplens sync` first)
+weekly: setup
+	SHOPLENS_HOME=$(CURDIR) $(BIN)/shoplens reports run $(if $(WEEK),--week $(WEEK)) --lang en --lang zh
 
 ## test: the whole suite, notebooks included (nbval), with real kernels and headless Chromium
 test: setup system-deps

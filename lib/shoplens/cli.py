@@ -235,28 +235,40 @@ def sync_status() -> None:
 
 
 @reports_app.command("run")
-def reports_run(since: str = typer.Option(None, help="First day (YYYY-MM-DD); default: the latest full week."),
+def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 (instead of --since/--until)."),
+                since: str = typer.Option(None, help="First day (YYYY-MM-DD); default: the latest full week."),
                 until: str = typer.Option(None, help="Last day, included (YYYY-MM-DD)."),
+                report: list[str] = typer.Option(None, help="Only these reports of the catalogue (repeatable)."),
                 shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
-                lang: str = typer.Option("en", help="Report language: en or zh.")) -> None:
-    """Run the shop report for every synced shop, render it, and rebuild reports/index.html."""
-    from shoplens.render import render_job
+                lang: list[str] = typer.Option(None, help="Report languages, en and/or zh (repeatable; default en)."),
+                workers: int = typer.Option(None, help="Reports at once (default: one per CPU).")) -> None:
+    """Run the report catalogue (templates/reports.toml) for a period, render every report, rebuild the index."""
     from shoplens.i18n import t
-    from shoplens.reports.batch import plan_shop_reports, run_batch
-    from shoplens.render import write_index
+    from shoplens.render import render_job, write_index
+    from shoplens.reports.batch import iso_week, plan_reports, run_batch
     from shoplens.warehouse import Warehouse
 
-    t("shop_report", lang)
+    langs = tuple(lang or ["en"])
+    for code in langs:
+        t("shop_report", code)
+    if week and (since or until):
+        raise ShoplensError("give --week or --since/--until, not both")
     settings = load_settings()
     with Warehouse(settings.warehouse_path, read_only=True) as warehouse:
-        period = _period(warehouse, _parse_date(since, "--since"), _parse_date(until, "--until"))
-        jobs = plan_shop_reports(warehouse, settings.reports_dir, period, lang=lang, shops=shop or None)
-    batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=render_job,
-                      on_done=lambda o: console.print(f"{o.job.slug}: {o.status} ({o.seconds:.1f}s)"
-                                                      + (f" [red]{o.error}[/red]" if o.error else "")))
+        period = iso_week(week) if week else _period(warehouse, _parse_date(since, "--since"),
+                                                     _parse_date(until, "--until"))
+        jobs = plan_reports(warehouse, settings.reports_dir, period, reports=report or None, shops=shop or None,
+                            langs=langs)
+    console.print(f"{len(jobs)} reports for {period[0]} – {period[1]}")
+    batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=render_job, workers=workers,
+                      on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
+                                                      + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
     index = write_index(settings.reports_dir)
     console.print(f"index: {index}")
     if batch.failures:
+        for o in batch.failures:
+            err.print(f"failed: {o.job.report_id} {o.job.slug}: cell {o.error.cell_index}: {o.error.exception}: "
+                      f"{escape(str(o.error))}", soft_wrap=True, highlight=False)
         raise ShoplensError(f"{len(batch.failures)} of {len(batch.outcomes)} reports failed; see {index}")
 
 

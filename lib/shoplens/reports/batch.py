@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import tomllib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from shoplens.aio import run_coroutine
 from shoplens.errors import ReportError
 from shoplens.i18n import t
-from shoplens.reports.runner import ReportJob, ReportOutcome, execute_report, write_manifest
+from shoplens.reports.runner import NOTEBOOKS_DIR, REPO_ROOT, ReportJob, ReportOutcome, run_jobs, write_manifest
 from shoplens.warehouse import Warehouse
 
 
@@ -18,24 +22,108 @@ def period_slug(period: tuple[date, date]) -> str:
     return f"{period[0].isoformat()}_{period[1].isoformat()}"
 
 
+CATALOGUE_PATH = REPO_ROOT / "templates" / "reports.toml"
+FOR_EACH = ("shop", "campaign", "live", "once")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    id: str
+    notebook: str
+    for_each: str
+
+
+def load_catalogue(path: Path = CATALOGUE_PATH) -> dict[str, ReportSpec]:
+    """The report catalogue (templates/reports.toml), checked: each notebook exists, for_each is known."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ReportError(f"cannot read the report catalogue {path}: {exc}", notebook=str(path)) from None
+    specs = {}
+    for report_id, entry in data.items():
+        spec = ReportSpec(report_id, entry.get("notebook", f"{report_id}.ipynb"), entry.get("for_each", ""))
+        if spec.for_each not in FOR_EACH:
+            raise ReportError(f"{path}: [{report_id}] for_each = {spec.for_each!r}; use one of {', '.join(FOR_EACH)}",
+                              notebook=str(path))
+        if not (NOTEBOOKS_DIR / spec.notebook).exists():
+            raise ReportError(f"{path}: [{report_id}] names notebooks/{spec.notebook}, which does not exist",
+                              notebook=str(path))
+        specs[report_id] = spec
+    return specs
+
+
+def plan_reports(warehouse: Warehouse, reports_dir: Path, period: tuple[date, date], *,
+                 reports: list[str] | None = None, shops: list[str] | None = None,
+                 langs: tuple[str, ...] = ("en",), catalogue: dict[str, ReportSpec] | None = None) -> list[ReportJob]:
+    """Expand the report catalogue for `period` into jobs: per shop, campaign, LIVE session or once."""
+    catalogue = catalogue or load_catalogue()
+    unknown = [r for r in reports or [] if r not in catalogue]
+    if unknown:
+        raise ReportError(f"unknown report(s) {', '.join(unknown)}; the catalogue has {', '.join(catalogue)}",
+                          notebook=str(CATALOGUE_PATH))
+    shop_rows = warehouse.rows("SELECT shop_id, name FROM shops ORDER BY shop_id")
+    if shops:
+        known = {r[0] for r in shop_rows}
+        missing = [s for s in shops if s not in known]
+        if missing:
+            raise ReportError(f"unknown shop id(s) {', '.join(missing)}; synced shops: {', '.join(sorted(known))}",
+                              notebook="reports.toml")
+        shop_rows = [r for r in shop_rows if r[0] in shops]
+    jobs = []
+    for spec in (catalogue[r] for r in (reports or list(catalogue))):
+        for lang in langs:
+            for slug, title, parameters in _scopes(warehouse, spec, shop_rows, period):
+                suffix = "" if lang == "en" else f".{lang}"
+                jobs.append(ReportJob(
+                    report_id=spec.notebook.removesuffix(".ipynb"), slug=f"{slug}{suffix}",
+                    title=f"{t(spec.notebook.removesuffix('.ipynb'), lang)} · {title}",
+                    parameters={**parameters, "start_date": period[0].isoformat(), "end_date": period[1].isoformat(),
+                                "lang": lang},
+                    period=period, output_dir=reports_dir / period_slug(period) / spec.id))
+    return jobs
+
+
+def _scopes(warehouse: Warehouse, spec: ReportSpec, shop_rows: list[tuple], period: tuple[date, date]):
+    """(slug, title, parameters) for each parameter set of one catalogue entry."""
+    shop_ids = [r[0] for r in shop_rows]
+    if spec.for_each == "shop":
+        return [(shop_id, name, {"shop_id": shop_id}) for shop_id, name in shop_rows]
+    if spec.for_each == "once":
+        return [("all-shops", ", ".join(name for _, name in shop_rows), {})]
+    if spec.for_each == "live":
+        rows = warehouse.rows(
+            "SELECT live_id, shop_id, coalesce(title, live_id) FROM live_sessions WHERE list_contains(?, shop_id) "
+            "AND CAST(start_time AS DATE) BETWEEN ? AND ? ORDER BY start_time, live_id", [shop_ids, *period])
+        return [(f"{shop_id}-{live_id}", title, {"shop_id": shop_id, "live_id": live_id})
+                for live_id, shop_id, title in rows]
+    rows = warehouse.rows(
+        "SELECT 'ad' AS kind, campaign_id, shop_id, any_value(coalesce(campaign_name, campaign_id)) FROM "
+        "ad_campaign_daily WHERE list_contains(?, shop_id) AND date BETWEEN ? AND ? GROUP BY ALL HAVING sum(spend) > 0 "
+        "UNION ALL SELECT 'promotion', promotion_id, shop_id, coalesce(title, promotion_id) FROM promotions "
+        "WHERE list_contains(?, shop_id) AND CAST(begin_time AS DATE) <= ? AND CAST(end_time AS DATE) >= ? "
+        "ORDER BY 3, 1, 2", [shop_ids, *period, shop_ids, period[1], period[0]])
+    return [(f"{shop_id}-{kind}-{cid}", title, {"shop_id": shop_id, "campaign_kind": kind, "campaign_id": cid})
+            for kind, cid, shop_id, title in rows]
+
+
 def plan_shop_reports(warehouse: Warehouse, reports_dir: Path, period: tuple[date, date], *, lang: str = "en",
                       shops: list[str] | None = None) -> list[ReportJob]:
     """One `shop_report` per synced shop (or per shop named), for `period`."""
-    rows = warehouse.rows("SELECT shop_id, name FROM shops ORDER BY shop_id")
-    if shops:
-        known = {r[0] for r in rows}
-        unknown = [s for s in shops if s not in known]
-        if unknown:
-            raise ReportError(f"unknown shop id(s) {', '.join(unknown)}; synced shops: {', '.join(sorted(known))}",
-                              notebook="shop_report.ipynb")
-        rows = [r for r in rows if r[0] in shops]
-    out = reports_dir / period_slug(period) / "shop_report"
-    suffix = "" if lang == "en" else f".{lang}"
-    return [ReportJob(report_id="shop_report", slug=f"{shop_id}{suffix}", title=f"{t('shop_report', lang)} · {name}",
-                      parameters={"shop_id": shop_id, "start_date": period[0].isoformat(),
-                                  "end_date": period[1].isoformat(), "lang": lang},
-                      period=period, output_dir=out)
-            for shop_id, name in rows]
+    return plan_reports(warehouse, reports_dir, period, reports=["shop_report"], shops=shops, langs=(lang,))
+
+
+def iso_week(text: str) -> tuple[date, date]:
+    """'2026-W46' -> (Monday, Sunday) of that ISO week."""
+    import re
+
+    match = re.fullmatch(r"(\d{4})-W(\d{1,2})", text.strip())
+    try:
+        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1) if match else None
+    except ValueError:
+        monday = None
+    if monday is None:
+        raise ReportError(f"--week {text!r} is not an ISO week: write it like 2026-W46", notebook="reports.toml")
+    return monday, date.fromordinal(monday.toordinal() + 6)
 
 
 @dataclass
@@ -51,22 +139,28 @@ class BatchResult:
 
 def run_batch(jobs: list[ReportJob], *, home: Path, reports_dir: Path,
               render: Callable[[ReportJob], dict[str, Path]] | None = None,
-              on_done: Callable[[ReportOutcome], None] | None = None) -> BatchResult:
-    """Execute every job (a failure stops only its own report), render the successes, write the manifest."""
+              on_done: Callable[[ReportOutcome], None] | None = None, workers: int | None = None) -> BatchResult:
+    """Execute every job on warm kernels, `workers` at a time (default: the CPU count), rendering each
+    success while the others execute; a failure stops only its own report. Writes the manifest."""
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = datetime.now(UTC)
-    outcomes = []
-    for job in jobs:
-        outcome = execute_report(job, home=home)
+
+    async def after(outcome: ReportOutcome) -> None:
         if outcome.status == "ok" and render is not None:
             try:
-                outcome.outputs = render(job)
+                outcome.outputs = await asyncio.to_thread(render, outcome.job)
             except Exception as exc:  # a render failure fails this report only
                 outcome.status = "failed"
-                outcome.error = ReportError(f"rendering failed: {exc}", notebook=job.notebook.name,
+                outcome.error = ReportError(f"rendering failed: {exc}", notebook=outcome.job.notebook.name,
                                             exception=type(exc).__name__)
-        outcomes.append(outcome)
         if on_done:
             on_done(outcome)
+
+    outcomes = run_coroutine(lambda: run_jobs(jobs, home=home, workers=workers or default_workers(), after=after))
     manifest = write_manifest(reports_dir, run_id, outcomes, started)
     return BatchResult(run_id, outcomes, manifest)
+
+
+def default_workers() -> int:
+    """Reports at once: one per CPU (each report's kernel and its rendering share it)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))

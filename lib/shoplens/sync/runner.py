@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from shoplens.aio import run_coroutine
 from shoplens.config import Settings
 from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.archive import RawArchive
@@ -369,29 +369,6 @@ async def _sync_authorization(run: _Run, tokens: TokenSource, limiter: RateLimit
             raise SyncError(f"unknown shop id(s) {', '.join(unknown)} for this authorization; `shoplens shops` "
                             "lists the authorized shops")
     await asyncio.gather(*(_sync_shop(run, ref, tokens, limiter, transport) for ref in refs))
-
-
-def run_coroutine(factory: Callable[[], Coroutine]) -> None:
-    """asyncio.run, also from a caller that already runs an event loop (Jupyter, Playwright's sync
-    API): then the loop runs in a worker thread and this call waits for it."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(factory())
-        return
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(factory())
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    worker = threading.Thread(target=target, name="shoplens-sync")
-    worker.start()
-    worker.join()
-    if failure:
-        raise failure[0]
 
 
 def token_sources(settings: Settings) -> list[TokenSource]:
