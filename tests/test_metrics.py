@@ -61,9 +61,10 @@ SHOP_DAILY = [
 # (day, video, creator, views, ctr, gmv)
 VIDEOS = [("2026-11-09", "v1", "mali", 1000, "0.05", "60.00"), ("2026-11-10", "v1", "mali", 500, "0.02", "0.00"),
           ("2026-11-10", "v2", "ploy", 2000, "0.01", "20.00")]
-# (live, creator, start UTC, viewers, views, peak, average seconds watched, gmv, impressions, clicks)
-LIVES = [("l1", "ploy", "2026-11-10 12:00", 1000, 1500, 300, 120, "19.50", 4000, 200),
-         ("l2", "ploy", "2026-11-11 12:00", 3000, 4500, 800, 60, "0.00", 6000, 300)]
+# (live, creator, start UTC, viewers, views, peak, average seconds watched, gmv, impressions, clicks, orders, items)
+# l1 is on air 04:30-06:30 UTC on Nov 10, when o5 was placed
+LIVES = [("l1", "ploy", "2026-11-10 04:30", 1000, 1500, 300, 120, "19.50", 4000, 200, 3, 4),
+         ("l2", "ploy", "2026-11-11 12:00", 3000, 4500, 800, 60, "0.00", 6000, 300, 5, 6)]
 # ECB format: units per euro; no GBP before Nov 9; Nov 7-8 is a weekend
 RATES = """Date,USD,THB,GBP,
 2026-11-11,1.25,38.0,0.80,
@@ -119,8 +120,9 @@ def wh():
         warehouse.upsert("live_sessions", _records(LIVE_COLUMNS, [
             {"live_id": lid, "shop_id": "th", "username": creator, "start_time": ts(start),
              "end_time": ts(start) + 7200, "currency": "THB", "gmv": gmv, "viewers": viewers, "views": views,
-             "peak_concurrent": peak, "avg_viewing_s": watch, "product_impressions": imps, "product_clicks": clicks}
-            for lid, creator, start, viewers, views, peak, watch, gmv, imps, clicks in LIVES]), LIVE_COLUMNS)
+             "peak_concurrent": peak, "avg_viewing_s": watch, "product_impressions": imps, "product_clicks": clicks,
+             "sku_orders": orders, "items_sold": items}
+            for lid, creator, start, viewers, views, peak, watch, gmv, imps, clicks, orders, items in LIVES]), LIVE_COLUMNS)
         warehouse.upsert("ad_campaign_daily", _records(AD_COLUMNS, [
             {"campaign_id": "c1", "date": day, "advertiser_id": "a", "shop_id": "th", "currency": "THB",
              "spend": spend, "roas": roas} for day, spend, roas in
@@ -190,6 +192,8 @@ def test_gmv_and_orders_by_day_under_each_policy(wh, policies, expected):
     ("commission", D("8.00")),
     ("commission_rate", 8 / 119.5),
     ("commission_efficiency", 119.5 / 8),
+    ("creator_net_gmv", D("111.50")),  # 119.50 - 8.00
+    ("creator_roi", 111.5 / 8),
     ("ad_spend", D("30.00")),
     ("ad_gmv", D("80.00")),  # 10 x 3.0 + 20 x 2.5
     ("roas", 80 / 30),  # not the mean of 3.0 and 2.5
@@ -218,6 +222,8 @@ def test_gmv_and_orders_by_day_under_each_policy(wh, policies, expected):
     ("live_avg_watch_time", 75.0),  # not the mean of 120 and 60
     ("live_gmv", D("19.50")),
     ("live_gpm", D("3.2500")),  # 19.50 / 6000 x 1000
+    ("live_orders", 8),
+    ("live_items_sold", 10),
     ("live_product_impressions", 10_000),
     ("live_product_clicks", 500),
     ("live_ctr", 0.05),
@@ -361,6 +367,8 @@ def test_days_without_data_appear_as_zeros(wh):
     (["video_gpm"], "content_id", {"v1": D("40.0000"), "v2": D("10.0000")}),
     (["commission"], "content_type", {"VIDEO": D("6.00"), "LIVE": D("2.00")}),
     (["live_avg_watch_time"], "content_id", {"l1": 120.0, "l2": 60.0}),
+    (["gmv"], "live", {"l1": D("19.50")}),  # o5, placed while l1 was on air
+    (["units"], "live", {"l1": 1}),
 ])
 def test_dimensions_break_metrics_down(wh, names, by, expected):
     frame = metrics.query(names, by=[by], warehouse=wh, **TH_NOV9_11)

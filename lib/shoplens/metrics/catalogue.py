@@ -26,8 +26,8 @@ AGGREGATIONS = ("sum", "count", "count_distinct", "min", "max")
 TIME_DIMENSIONS = ("day", "week", "month")
 #: every source can be broken down by these; the rest depend on the source
 COMMON_DIMENSIONS = ("shop", "region", *TIME_DIMENSIONS)
-DIMENSIONS = (*COMMON_DIMENSIONS, "promotion", "campaign", "creator", "content_type", "content_id", "product",
-              "channel")
+DIMENSIONS = (*COMMON_DIMENSIONS, "promotion", "campaign", "live", "creator", "content_type", "content_id",
+              "product", "channel")
 #: policy switches a measure can follow (see Policies)
 MEASURE_POLICIES = ("gmv_basis", "include_cancelled", "refunds_by")
 #: policy switches a sum term can depend on
@@ -41,6 +41,9 @@ JOINS: dict[str, str] = {
     # promotions running when the order was placed (an order in two overlapping promotions counts in both)
     "pr": "JOIN promotions pr ON pr.shop_id = t.shop_id AND pr.begin_time <= t.create_time "
           "AND t.create_time < pr.end_time",
+    # the shop's LIVE session on air when the order was placed
+    "lv": "JOIN live_sessions lv ON lv.shop_id = t.shop_id AND lv.start_time <= t.create_time "
+          "AND t.create_time < lv.end_time",
 }
 
 
@@ -170,7 +173,8 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
            columns={"row": "1", "buyer_key": "t.buyer_key", "sub_total": "t.sub_total"},
            filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled", "cancelled": "t.cancelled",
                     "affiliate": "t.affiliate", "first_paid_order": "t.first_paid"},
-           dimensions={"promotion": "pr.promotion_id", "creator": "t.creator", "content_type": "t.content_type",
+           dimensions={"promotion": "pr.promotion_id", "live": "lv.live_id", "creator": "t.creator",
+                       "content_type": "t.content_type",
                        "content_id": "t.content_id",
                        "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"},
            currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))}),
@@ -179,7 +183,7 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
            "line_item_facts, which carries the order's flags and the SKU's unit cost.",
            columns={"row": "1", "sale_price": "t.sale_price", "unit_cost": "t.unit_cost"},
            filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled"},
-           dimensions={"product": "t.product_id", "creator": "t.creator",
+           dimensions={"product": "t.product_id", "live": "lv.live_id", "creator": "t.creator",
                        "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"}, currency="t.currency"),
     Source("refunds", "refunds t", "t.create_time", "instant",
            "Completed returns and refunds, dated by the buyer's request (or by their order, per policy).",
@@ -215,9 +219,11 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
     Source("lives", "live_sessions t", "t.start_time", "instant", "LIVE sessions, by start time.",
            columns={"row": "1", "viewers": "t.viewers", "views": "t.views",
                     "peak_concurrent": "t.peak_concurrent", "watch_s": "t.avg_viewing_s * t.viewers",
-                    "gmv": "t.gmv", "product_clicks": "t.product_clicks",
+                    "gmv": "t.gmv", "product_clicks": "t.product_clicks", "sku_orders": "t.sku_orders",
+                    "items_sold": "t.items_sold",
                     "product_impressions": "t.product_impressions"},
-           dimensions={"creator": "t.username", "content_id": "t.live_id", "content_type": "'LIVE'"}),
+           dimensions={"live": "t.live_id", "creator": "t.username", "content_id": "t.live_id",
+                       "content_type": "'LIVE'"}),
 )}
 
 _ORDER_POLICIES = ("gmv_basis", "include_cancelled")
@@ -342,6 +348,13 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("commission_rate", "Commission rate", "佣金率",
        "Commission divided by creator GMV.", "佣金除以达人带货 GMV。",
        "ratio", "percent", False, numerator="commission", denominator="creator_gmv"),
+    _m("creator_net_gmv", "Creator GMV after commission", "扣佣后达人 GMV",
+       "Creator GMV minus the commission paid on it.", "达人带货 GMV 减去所付佣金。",
+       "money", "money", terms=((1, "creator_gmv", None), (-1, "commission", None))),
+    _m("creator_roi", "Creator ROI", "达人投资回报率",
+       "Creator GMV after commission divided by commission: what each unit of commission returned.",
+       "扣佣后达人 GMV 除以佣金：每单位佣金的回报。",
+       "ratio", "multiple", numerator="creator_net_gmv", denominator="commission"),
     _m("commission_efficiency", "Commission efficiency", "佣金效率",
        "Creator GMV per unit of commission paid.", "每单位佣金带来的达人带货 GMV。",
        "ratio", "multiple", numerator="creator_gmv", denominator="commission"),
@@ -413,6 +426,12 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("live_gpm", "LIVE GPM", "直播千次观看成交额 (GPM)",
        "LIVE GMV per thousand LIVE views.", "每千次直播观看带来的 GMV。",
        "money", "money", numerator="live_gmv", denominator="live_views", scale=1000),
+    _m("live_orders", "LIVE orders", "直播订单数",
+       "SKU orders placed during the sessions, from LIVE analytics.", "直播分析中直播期间的 SKU 订单数。",
+       "count", "integer", source="lives", expr="sku_orders", agg="sum"),
+    _m("live_items_sold", "LIVE items sold", "直播售出件数",
+       "Items sold during the sessions, from LIVE analytics.", "直播分析中直播期间售出的件数。",
+       "count", "integer", source="lives", expr="items_sold", agg="sum"),
     _m("live_product_impressions", "LIVE product impressions", "直播商品曝光数",
        "Product impressions during the sessions.", "直播中的商品曝光数。",
        "count", "integer", source="lives", expr="product_impressions", agg="sum"),

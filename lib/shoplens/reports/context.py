@@ -95,14 +95,32 @@ class ReportContext:
         return rows[0][0] if rows else None
 
     def names(self, kind: str, ids) -> dict:
-        """Display names for ids of a dimension: product titles; other ids stand for themselves."""
+        """Display names for ids of a dimension: product, video and LIVE titles; other ids stand for themselves."""
         ids = [i for i in ids if i is not None and i == i]
-        if kind != "product" or not ids:
+        sql = {"product": "SELECT product_id, title FROM products WHERE list_contains(?, product_id)",
+               "live": "SELECT live_id, title FROM live_sessions WHERE list_contains(?, live_id)",
+               "content_id": "SELECT live_id, title FROM live_sessions WHERE list_contains($1, live_id) UNION ALL "
+                             "SELECT video_id, any_value(title) FROM video_daily WHERE list_contains($1, video_id) "
+                             "GROUP BY video_id"}.get(kind)
+        if sql is None or not ids:
             return {i: i for i in ids}
-        rows = self.warehouse.rows("SELECT product_id, title FROM products WHERE list_contains(?, product_id)",
-                                   [list(ids)])
+        rows = self.warehouse.rows(sql, [list(ids)])
         found = {pid: title for pid, title in rows if title}
         return {i: found.get(i, i) for i in ids}
+
+    def new_and_repeat(self, dimension: str, metric: str, where: dict | None = None) -> tuple[list, list]:
+        """Values of `dimension` with `metric` above zero in the period, split into those new in it (none
+        before the period, as far back as the warehouse goes) and those seen before."""
+        from shoplens import metrics
+
+        def seen(period) -> set:
+            frame = metrics.query([metric], by=[dimension], shop=self.shop_id, period=period, where=where,
+                                  warehouse=self.warehouse)
+            return {v for v, x in zip(frame[dimension], frame[metric]) if v is not None and v == v and x}
+
+        now = seen(self.period)
+        before = seen((date(2000, 1, 1), date.fromordinal(self.period[0].toordinal() - 1)))
+        return sorted(now - before), sorted(now & before)
 
     # --- display ---------------------------------------------------------------------------
     def title(self) -> None:
@@ -124,6 +142,15 @@ class ReportContext:
 
     def heading(self, key: str) -> None:
         _display_html(f'<h2 id="sl-{html.escape(key)}">{html.escape(self.t(key))}</h2>')
+
+    def subheading(self, key: str) -> None:
+        _display_html(f'<h3 id="sl-{html.escape(key)}">{html.escape(self.t(key))}</h3>')
+
+    def kv_list(self, items: dict[str, str]) -> None:
+        """Labelled values (escaped), as a definition list."""
+        e = html.escape
+        rows = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in items.items())
+        _display_html(f'<dl class="sl-facts">{rows}</dl>')
 
     def kpi_table(self, frame: pd.DataFrame, metric_ids: list[str]) -> None:
         """One row per metric, with the previous period and the change when the frame was queried with
@@ -156,22 +183,26 @@ class ReportContext:
                       f'<tbody>{"".join(body)}</tbody></table>')
 
     def ranked_table(self, frame: pd.DataFrame, key: str, metric_ids: list[str], *, limit: int = 10,
-                     by: str | None = None) -> pd.DataFrame:
-        """The top `limit` rows by `by` (default: the first metric), with display names; returns them."""
+                     by: str | None = None, extra: list[str] = ()) -> pd.DataFrame:
+        """The top `limit` rows by `by` (default: the first metric), with display names and the `extra`
+        dimension columns; returns them."""
         catalogue = default_catalogue()
         order = by or metric_ids[0]
-        top = frame[frame[key].notna()].sort_values(order, ascending=False, kind="stable").head(limit)
-        top = top[top[order].astype(float) > 0]
+        active = frame[frame[key].notna()]
+        active = active[active[metric_ids].apply(lambda col: col.astype(float).fillna(0) != 0).any(axis=1)]
+        top = active.sort_values(order, ascending=False, kind="stable", na_position="last").head(limit)
         names = self.names(key, list(top[key]))
         e = html.escape
-        head = [self.t(key)] + [catalogue.get(m).label[self.lang] for m in metric_ids]
+        head = [self.t(key)] + [self.t(x) for x in extra] + [catalogue.get(m).label[self.lang] for m in metric_ids]
         body = []
         for _, r in top.iterrows():
             currency = r.get("currency") or self.shop["currency"]
             cells = "".join(
                 f'<td data-value="{e(str(r[m]))}">{e(format_value(r[m], catalogue.get(m).format, currency if catalogue.get(m).unit == "money" else None))}</td>'
                 for m in metric_ids)
-            body.append(f'<tr data-key="{e(str(r[key]))}"><th>{e(str(names.get(r[key], r[key])))}</th>{cells}</tr>')
+            labels = "".join(f"<td>{e(str(r[x]))}</td>" for x in extra)
+            body.append(f'<tr data-key="{e(str(r[key]))}"><th>{e(str(names.get(r[key], r[key])))}</th>{labels}{cells}'
+                        '</tr>')
         if not body:
             _display_html(f'<p class="sl-empty">{e(self.t("nothing_in_period"))}</p>')
             return top
@@ -188,6 +219,6 @@ class ReportContext:
     def glossary(self, metric_ids: list[str]) -> None:
         e = html.escape
         items = "".join(f"<div><dt>{e(label)}</dt><dd>{e(text)}</dd></div>"
-                        for label, text in glossary(metric_ids, self.lang))
+                        for label, text in glossary(list(dict.fromkeys(metric_ids)), self.lang))
         self.heading("glossary")
         _display_html(f'<dl class="sl-glossary">{items}</dl>')

@@ -1,0 +1,61 @@
+"""Every report of the catalogue, in English and Chinese, on the synced sandbox: it runs, renders,
+opens offline in Chromium with every chart drawn, speaks the report's language, and shows no other
+shop."""
+
+from datetime import date
+
+import pytest
+
+from shoplens.config import warehouse_path
+from shoplens.i18n import t
+from shoplens.render import render_job
+from shoplens.reports.batch import load_catalogue, plan_reports, run_batch
+from shoplens.warehouse import Warehouse
+
+from test_end_to_end import open_offline
+
+PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
+FIRST_HEADING = {"shop_report": "headline", "creator_report": "leaderboard", "live_recap": "session_kpis"}
+
+
+@pytest.fixture(scope="module")
+def reports(synced):
+    home, sandbox = synced
+    shop = sandbox.business.shops[0].id
+    with Warehouse(warehouse_path(home), read_only=True) as wh:
+        jobs = plan_reports(wh, home / "every", PERIOD, shops=[shop], langs=("en", "zh"))
+    lives = [j for j in jobs if j.report_id == "live_recap"]
+    jobs = [j for j in jobs if j.report_id != "live_recap"] + lives[:1] + lives[-1:]  # one session in each language
+    result = run_batch(jobs, home=home, reports_dir=home / "every", render=render_job)
+    return home, sandbox, result
+
+
+def test_every_catalogue_report_runs_in_both_languages(reports):
+    _, _, result = reports
+    assert [o.job.slug for o in result.failures] == []
+    ran = {(o.job.report_id, o.job.parameters["lang"]) for o in result.outcomes}
+    assert ran == {(spec.notebook.removesuffix(".ipynb"), lang) for spec in load_catalogue().values()
+                   for lang in ("en", "zh")}
+
+
+def test_every_report_opens_offline_in_its_language(reports, browser):
+    _, _, result = reports
+    for outcome in result.outcomes:
+        lang = outcome.job.parameters["lang"]
+        page, errors, remote = open_offline(browser, outcome.job.html_path)
+        page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
+                               ".every(d => d._fullLayout && d.querySelector('svg.main-svg'))", timeout=15000)
+        assert errors == [] and remote == [], outcome.job.slug
+        headings = page.locator("h2").all_inner_texts()
+        assert headings[0] == t(FIRST_HEADING[outcome.job.report_id], lang)
+        assert t("glossary", lang) in headings and t("definitions", lang) in headings
+        assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
+        page.close()
+
+
+def test_no_report_shows_another_shop(reports):
+    _, sandbox, result = reports
+    for outcome in result.outcomes:
+        text = outcome.job.html_path.read_text(encoding="utf-8") + outcome.job.executed_path.read_text(encoding="utf-8")
+        for shop in sandbox.business.shops[1:]:
+            assert shop.id not in text and shop.name not in text, (outcome.job.slug, shop.id)
