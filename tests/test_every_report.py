@@ -15,7 +15,8 @@ from shoplens.warehouse import Warehouse
 from test_end_to_end import open_offline
 
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
-FIRST_HEADING = {"shop_report": "headline", "creator_report": "leaderboard", "live_recap": "session_kpis"}
+FIRST_HEADING = {"shop_report": "headline", "creator_report": "leaderboard", "live_recap": "session_kpis",
+                 "campaign_recap": "trend"}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,12 @@ def reports(synced):
     shop = sandbox.business.shops[0].id
     with Warehouse(warehouse_path(home), read_only=True) as wh:
         jobs = plan_reports(wh, home / "every", PERIOD, shops=[shop], langs=("en", "zh"))
-    lives = [j for j in jobs if j.report_id == "live_recap"]
-    jobs = [j for j in jobs if j.report_id != "live_recap"] + lives[:1] + lives[-1:]  # one session in each language
+    def first_and_last(report_id):  # one session (campaign) in each language is enough
+        chosen = [j for j in jobs if j.report_id == report_id]
+        return chosen[:1] + chosen[-1:]
+
+    jobs = ([j for j in jobs if j.report_id not in ("live_recap", "campaign_recap")]
+            + first_and_last("live_recap") + first_and_last("campaign_recap"))
     result = run_batch(jobs, home=home, reports_dir=home / "every", render=render_job)
     return home, sandbox, result
 

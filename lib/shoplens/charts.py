@@ -41,9 +41,14 @@ def _floats(series: pd.Series) -> list:
 
 
 def daily_bars_and_line(frame: pd.DataFrame, *, x: str, bars: str, line: str, bar_label: str, line_label: str,
-                        title: str) -> go.Figure:
-    """Bars for one metric and a line on a second axis for another, by day."""
+                        title: str, highlight: tuple | None = None, highlight_label: str = "") -> go.Figure:
+    """Bars for one metric and a line on a second axis for another, by day; `highlight` shades a span
+    of days (a campaign's)."""
     fig = go.Figure()
+    if highlight is not None:
+        fig.add_vrect(x0=pd.Timestamp(highlight[0]) - pd.Timedelta(hours=12),
+                      x1=pd.Timestamp(highlight[1]) + pd.Timedelta(hours=12), fillcolor=PALETTE[3], opacity=0.12,
+                      line_width=0, annotation_text=highlight_label, annotation_position="top left")
     fig.add_bar(x=list(frame[x]), y=_floats(frame[bars]), name=bar_label)
     fig.add_scatter(x=list(frame[x]), y=_floats(frame[line]), name=line_label, yaxis="y2", mode="lines+markers")
     fig.update_layout(title=title, height=HEIGHT,

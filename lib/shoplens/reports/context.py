@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 import pandas as pd
@@ -48,6 +49,23 @@ def _display_html(markup: str) -> None:
     from IPython.display import HTML, display
 
     display(HTML(markup))
+
+
+@dataclass(frozen=True)
+class Campaign:
+    kind: str
+    id: str
+    title: str
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def around(self) -> tuple[date, date]:
+        """The campaign with as many days before and after it: the window its trend is drawn over."""
+        return self.start - timedelta(days=self.days), self.end + timedelta(days=self.days)
 
 
 @dataclass
@@ -107,6 +125,43 @@ class ReportContext:
         rows = self.warehouse.rows(sql, [list(ids)])
         found = {pid: title for pid, title in rows if title}
         return {i: found.get(i, i) for i in ids}
+
+    def campaign(self, kind: str, campaign_id: str = "") -> Campaign:
+        """A promotion or an ad campaign of this shop, with its local days (within the report period for an
+        ad campaign); an empty id picks the latest promotion overlapping the period, else the ad campaign
+        that spent most in it."""
+        if kind not in ("promotion", "ad"):
+            raise ReportError(f"campaign_kind {kind!r}: use promotion or ad", notebook=self.report_id)
+        zone = ZoneInfo(self.shop["timezone"] if self.policies.timezone == "shop" else self.policies.timezone)
+        start, end = self.period
+        if kind == "promotion":
+            rows = self.warehouse.rows(
+                "SELECT promotion_id, coalesce(title, promotion_id), begin_time, end_time FROM promotions "
+                "WHERE shop_id = ? AND (promotion_id = ? OR (? = '' AND begin_time < ? AND end_time > ?)) "
+                "ORDER BY begin_time DESC LIMIT 1",
+                [self.shop_id, campaign_id, campaign_id, datetime.combine(end, datetime.max.time(), zone),
+                 datetime.combine(start, datetime.min.time(), zone)])
+            if rows:
+                cid, title, begin, finish = rows[0]
+                last = (finish - timedelta(seconds=1)).astimezone(zone).date()
+                return Campaign("promotion", cid, title, begin.astimezone(zone).date(), last)
+        else:
+            rows = self.warehouse.rows(
+                "SELECT campaign_id, any_value(coalesce(campaign_name, campaign_id)), min(date), max(date) "
+                "FROM ad_campaign_daily WHERE shop_id = ? AND spend > 0 AND date BETWEEN ? AND ? "
+                "AND (campaign_id = ? OR ? = '') GROUP BY campaign_id ORDER BY sum(spend) DESC LIMIT 1",
+                [self.shop_id, start, end, campaign_id, campaign_id])
+            if rows:
+                return Campaign("ad", *rows[0])
+        raise ReportError(f"no {kind} {campaign_id or '(any)'} for shop {self.shop_id} in {start} – {end}",
+                          notebook=self.report_id)
+
+    def peak_day(self, daily: pd.DataFrame, metric: str, within: tuple[date, date]) -> date | None:
+        """The day of `daily` (a by=["day"] result) with the highest `metric` inside `within`."""
+        inside = daily[(daily.day >= within[0]) & (daily.day <= within[1])]
+        if inside.empty or not (inside[metric].astype(float) > 0).any():
+            return None
+        return inside.loc[inside[metric].astype(float).idxmax(), "day"]
 
     def new_and_repeat(self, dimension: str, metric: str, where: dict | None = None) -> tuple[list, list]:
         """Values of `dimension` with `metric` above zero in the period, split into those new in it (none
