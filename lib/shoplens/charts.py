@@ -72,6 +72,16 @@ def bars(labels: list[str], values: list, *, title: str, value_label: str, horiz
     return fig
 
 
+def lines(frame: pd.DataFrame, *, x: str, y: str, series: str, title: str, y_label: str,
+          y_format: str = "") -> go.Figure:
+    """One line per value of `series` over `x`."""
+    fig = go.Figure()
+    for name, part in frame.groupby(series, sort=False):
+        fig.add_scatter(x=list(part[x]), y=_floats(part[y]), name=str(name), mode="lines+markers")
+    fig.update_layout(title=title, height=HEIGHT, yaxis={"title": y_label, "tickformat": y_format, "rangemode": "tozero"})
+    return fig
+
+
 def funnel(stages: list[str], values: list, *, title: str) -> go.Figure:
     """Stages from the widest to the narrowest as bars, each labelled with its share of the first
     (plain bars, so the chart needs only the cartesian part of plotly.js)."""

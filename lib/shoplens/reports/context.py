@@ -73,7 +73,7 @@ class ReportContext:
     """One report's scope: which report, which shop, which days, which language."""
 
     report_id: str
-    shop_id: str
+    shop_id: str | None  # None: a report over every shop (the scorecard)
     period: tuple[date, date]
     lang: str
     warehouse: Warehouse
@@ -81,10 +81,14 @@ class ReportContext:
     policies: Policies = field(default_factory=Policies)
 
     @classmethod
-    def open(cls, report_id: str, *, shop_id: str, period: tuple[str, str], lang: str = "en",
+    def open(cls, report_id: str, *, shop_id: str | None, period: tuple[str, str], lang: str = "en",
              warehouse: Warehouse | None = None) -> ReportContext:
         i18n.t(report_id, lang)  # rejects an unknown language early, with the list
         wh = warehouse or open_warehouse(read_only=True)
+        if shop_id is None:
+            shop = {"shop_id": None, "name": i18n.t("all_shops", lang), "region": "", "currency": None,
+                    "timezone": "UTC"}
+            return cls(report_id, None, parse_period(period), lang, wh, shop)
         rows = wh.rows("SELECT shop_id, name, region, currency, timezone FROM shops WHERE shop_id = ?", [shop_id])
         if not rows:
             known = ", ".join(r[0] for r in wh.rows("SELECT shop_id FROM shops ORDER BY shop_id"))
@@ -103,12 +107,12 @@ class ReportContext:
         """When this shop's data was last synced successfully (every resource ok)."""
         rows = self.warehouse.rows(
             "SELECT min(last_ok) FROM (SELECT resource, max(finished_at) AS last_ok FROM sync_runs "
-            "WHERE shop_id = ? AND status = 'ok' GROUP BY resource)", [self.shop_id])
+            "WHERE (shop_id = $1 OR $1 IS NULL) AND status = 'ok' GROUP BY shop_id, resource)", [self.shop_id])
         return rows[0][0] if rows and rows[0][0] else None
 
     def latest_analytics_day(self) -> date | None:
         """The latest day the API had shop analytics for, at the last sync."""
-        rows = self.warehouse.rows("SELECT min(latest_available) FROM sync_state WHERE shop_id = ? "
+        rows = self.warehouse.rows("SELECT min(latest_available) FROM sync_state WHERE (shop_id = $1 OR $1 IS NULL) "
                                    "AND latest_available IS NOT NULL", [self.shop_id])
         return rows[0][0] if rows else None
 
@@ -183,7 +187,8 @@ class ReportContext:
         synced_text = synced.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if synced else self.t("never_synced")
         latest = self.latest_analytics_day()
         e = html.escape
-        rows = [(self.t("shop"), f"{self.shop['name']} ({self.shop['region']}, {self.shop_id})"),
+        where = f"{self.shop['name']} ({self.shop['region']}, {self.shop_id})" if self.shop_id else self.shop["name"]
+        rows = [(self.t("shop"), where),
                 (self.t("period"), f"{self.period[0]} – {self.period[1]}"),
                 (self.t("generated"), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
                 (self.t("freshness"), synced_text),
@@ -264,6 +269,28 @@ class ReportContext:
         _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>'
                       f'<tbody>{"".join(body)}</tbody></table>')
         return top
+
+    def scorecard_table(self, frame: pd.DataFrame) -> None:
+        """Targets against actuals (a `targets.scorecard` frame), attainment coloured."""
+        catalogue = default_catalogue()
+        names = dict(self.warehouse.rows("SELECT shop_id, name FROM shops"))
+        e = html.escape
+        head = [self.t(k) for k in ("owner", "role", "shop", "metric", "target", "actual", "attainment")]
+        body = []
+        for r in frame.itertuples():
+            m = catalogue.get(r.metric)
+            currency = self.warehouse.rows("SELECT currency FROM shops WHERE shop_id = ?", [r.shop])[0][0]
+            money = currency if m.unit == "money" else None
+            done = r.attainment is not None and r.attainment == r.attainment
+            css = "" if not done else ("sl-good" if r.attainment >= 1 else "sl-bad")
+            body.append(
+                f'<tr data-metric="{e(r.metric)}" data-attainment="{e(str(r.attainment))}"><th>{e(r.owner)}</th>'
+                f'<td>{e(self.t(r.role))}</td><td>{e(names.get(r.shop, r.shop))}</td><td>{e(m.label[self.lang])}</td>'
+                f'<td>{e(format_value(r.target, m.format, money))}</td>'
+                f'<td>{e(format_value(r.actual, m.format, money))}</td>'
+                f'<td class="{css}">{e(format_value(r.attainment if done else None, "percent"))}</td></tr>')
+        _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr>'
+                      f'</thead><tbody>{"".join(body)}</tbody></table>')
 
     def definitions(self) -> None:
         e = html.escape
