@@ -241,7 +241,10 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
                 report: list[str] = typer.Option(None, help="Only these reports of the catalogue (repeatable)."),
                 shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
                 lang: list[str] = typer.Option(None, help="Report languages, en and/or zh (repeatable; default en)."),
-                workers: int = typer.Option(None, help="Reports at once (default: one per CPU).")) -> None:
+                workers: int = typer.Option(None, help="Reports at once (default: one per CPU)."),
+                executor: str = typer.Option("local", help="local (warm kernels here) or dask."),
+                scheduler: str = typer.Option(None, help="The Dask scheduler, tcp://host:port (with --executor dask).")
+                ) -> None:
     """Run the report catalogue (templates/reports.toml) for a period, render every report, rebuild the index."""
     from shoplens.i18n import t
     from shoplens.render import render_job, write_index
@@ -261,7 +264,7 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
                             langs=langs)
     console.print(f"{len(jobs)} reports for {period[0]} – {period[1]}")
     batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=render_job, workers=workers,
-                      on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
+                      executor=executor, scheduler=scheduler, on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
                                                       + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
     index = write_index(settings.reports_dir)
     console.print(f"index: {index}")

@@ -120,6 +120,7 @@ class ReportError(ShoplensError):
 
     def __init__(self, message: str, *, notebook: str, cell_index: int | None = None,
                  exception: str | None = None, output_path: str | None = None) -> None:
+        self.message = message
         self.notebook = notebook
         self.cell_index = cell_index
         self.exception = exception
@@ -127,6 +128,13 @@ class ReportError(ShoplensError):
         where = f" cell {cell_index}" if cell_index is not None else ""
         exc = f" ({exception})" if exception else ""
         super().__init__(f"{notebook}{where}{exc}: {message}")
+
+    def __reduce__(self):  # survives pickling (a Dask worker sends it back)
+        return _report_error, (self.message, self.notebook, self.cell_index, self.exception, self.output_path)
+
+
+def _report_error(message, notebook, cell_index, exception, output_path) -> ReportError:
+    return ReportError(message, notebook=notebook, cell_index=cell_index, exception=exception, output_path=output_path)
 
 
 class RenderError(ShoplensError):

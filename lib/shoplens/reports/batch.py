@@ -14,7 +14,8 @@ from pathlib import Path
 from shoplens.aio import run_coroutine
 from shoplens.errors import ReportError
 from shoplens.i18n import t
-from shoplens.reports.runner import NOTEBOOKS_DIR, REPO_ROOT, ReportJob, ReportOutcome, run_jobs, write_manifest
+from shoplens.reports.runner import (NOTEBOOKS_DIR, REPO_ROOT, ReportJob, ReportOutcome, execute_report, run_jobs,
+                                     write_manifest)
 from shoplens.warehouse import Warehouse
 
 
@@ -139,26 +140,76 @@ class BatchResult:
 
 def run_batch(jobs: list[ReportJob], *, home: Path, reports_dir: Path,
               render: Callable[[ReportJob], dict[str, Path]] | None = None,
-              on_done: Callable[[ReportOutcome], None] | None = None, workers: int | None = None) -> BatchResult:
-    """Execute every job on warm kernels, `workers` at a time (default: the CPU count), rendering each
-    success while the others execute; a failure stops only its own report. Writes the manifest."""
+              on_done: Callable[[ReportOutcome], None] | None = None, workers: int | None = None,
+              executor: str = "local", scheduler: str | None = None) -> BatchResult:
+    """Execute every job and render each success; a failure stops only its own report. Writes the manifest.
+
+    executor="local" runs `workers` reports at a time (default: the CPU count) on warm kernels here,
+    rendering each while the others execute. executor="dask" sends each report to the Dask cluster at
+    `scheduler` (tcp://host:port): a worker executes it in a fresh kernel and renders it, reading the
+    warehouse and writing the report where this machine does (a shared file system).
+    """
+    if executor not in EXECUTORS:
+        raise ReportError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}", notebook="batch")
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     started = datetime.now(UTC)
+    if executor == "dask":
+        outcomes = _run_on_dask(jobs, home=home, render=render, on_done=on_done, scheduler=scheduler)
+    else:
+        async def after(outcome: ReportOutcome) -> None:
+            await asyncio.to_thread(_render, outcome, render)
+            if on_done:
+                on_done(outcome)
 
-    async def after(outcome: ReportOutcome) -> None:
-        if outcome.status == "ok" and render is not None:
-            try:
-                outcome.outputs = await asyncio.to_thread(render, outcome.job)
-            except Exception as exc:  # a render failure fails this report only
-                outcome.status = "failed"
-                outcome.error = ReportError(f"rendering failed: {exc}", notebook=outcome.job.notebook.name,
-                                            exception=type(exc).__name__)
-        if on_done:
-            on_done(outcome)
-
-    outcomes = run_coroutine(lambda: run_jobs(jobs, home=home, workers=workers or default_workers(), after=after))
+        outcomes = run_coroutine(lambda: run_jobs(jobs, home=home, workers=workers or default_workers(), after=after))
     manifest = write_manifest(reports_dir, run_id, outcomes, started)
     return BatchResult(run_id, outcomes, manifest)
+
+
+EXECUTORS = ("local", "dask")
+
+
+def _render(outcome: ReportOutcome, render: Callable[[ReportJob], dict[str, Path]] | None) -> ReportOutcome:
+    if outcome.status == "ok" and render is not None:
+        try:
+            outcome.outputs = render(outcome.job)
+        except Exception as exc:  # a render failure fails this report only
+            outcome.status = "failed"
+            outcome.error = ReportError(f"rendering failed: {exc}", notebook=outcome.job.notebook.name,
+                                        exception=type(exc).__name__)
+    return outcome
+
+
+def _execute_and_render(job: ReportJob, home: Path, render) -> ReportOutcome:
+    """One report on a Dask worker: a fresh kernel, then rendering."""
+    return _render(execute_report(job, home=home), render)
+
+
+def _run_on_dask(jobs: list[ReportJob], *, home: Path, render, on_done, scheduler: str | None) -> list[ReportOutcome]:
+    from distributed import Client, as_completed
+
+    if not scheduler:
+        raise ReportError("--executor dask needs --scheduler tcp://host:port (a running Dask scheduler)",
+                          notebook="batch")
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", notebook="batch") from None
+    with client:
+        futures = {client.submit(_execute_and_render, job, home, render, pure=False,
+                                 key=f"report-{i}-{job.slug}"): i for i, job in enumerate(jobs)}
+        outcomes: list[ReportOutcome | None] = [None] * len(jobs)
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker died or could not run it: this report fails alone
+                outcome = ReportOutcome(jobs[index], "failed", 0.0, ReportError(
+                    f"the Dask worker failed: {exc}", notebook=jobs[index].notebook.name, exception=type(exc).__name__))
+            outcomes[index] = outcome
+            if on_done:
+                on_done(outcome)
+    return [o for o in outcomes if o is not None]
 
 
 def default_workers() -> int:
