@@ -100,6 +100,8 @@ def test_a_shop_report_contains_no_other_shop(batch):
         for shop in sandbox.business.shops:
             if shop.id != mine:
                 assert shop.id not in text and shop.name not in text and shop.cipher not in text
+                gmv = expected_gmv(sandbox, shop.id, PERIOD)  # nor its numbers
+                assert f"{gmv:,.2f}" not in text and f'"{gmv:.4f}"' not in text
 
 
 def test_no_secret_reaches_notebooks_reports_or_the_manifest(batch):

@@ -182,7 +182,9 @@ class ReportContext:
         return sorted(now - before), sorted(now & before)
 
     # --- display ---------------------------------------------------------------------------
-    def title(self) -> None:
+    def title(self, extra: dict[str, str] | None = None) -> None:
+        """The title block (report, shop, period, generated, freshness, and `extra` facts such as the
+        campaign), then the definitions in force."""
         synced = self.last_sync()
         synced_text = synced.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if synced else self.t("never_synced")
         latest = self.latest_analytics_day()
@@ -192,13 +194,14 @@ class ReportContext:
                 (self.t("period"), f"{self.period[0]} – {self.period[1]}"),
                 (self.t("generated"), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
                 (self.t("freshness"), synced_text),
-                (self.t("analytics_until"), latest.isoformat() if latest else "–")]
+                (self.t("analytics_until"), latest.isoformat() if latest else "–"), *(extra or {}).items()]
         facts = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in rows)
         banner = ""
         if latest is None or latest < self.period[1]:
             banner = f'<p class="sl-banner" role="alert">{e(self.t("stale_analytics"))}</p>'
         _display_html(f'<header class="sl-report-title"><h1>{e(self.t(self.report_id))} · {e(self.shop["name"])}'
                       f'</h1><dl class="sl-facts">{facts}</dl>{banner}</header>')
+        self.definitions()  # every report opens with what its numbers mean
 
     def heading(self, key: str) -> None:
         _display_html(f'<h2 id="sl-{html.escape(key)}">{html.escape(self.t(key))}</h2>')
