@@ -50,6 +50,12 @@ def open_offline(browser, path):
     return page, errors, remote
 
 
+def wait_for_charts(page) -> None:
+    """Wait until every Plotly chart on the page has drawn its SVG (a chart that never draws fails)."""
+    page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
+                           ".every(d => d._fullLayout && d.querySelector('svg.main-svg'))", timeout=15000)
+
+
 def test_every_shop_gets_a_report_and_the_batch_succeeds(batch):
     home, sandbox, result = batch
     assert [o.status for o in result.outcomes] == ["ok"] * 4
@@ -64,8 +70,7 @@ def test_report_opens_offline_with_charts_drawn_and_exact_gmv(batch, browser):
     for outcome in result.outcomes:
         shop_id = outcome.job.parameters["shop_id"]
         page, errors, remote = open_offline(browser, outcome.job.html_path)
-        page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
-                               ".every(d => d._fullLayout && d.querySelector('svg.main-svg'))", timeout=15000)
+        wait_for_charts(page)
         assert errors == [] and remote == []
         executed = json.loads(outcome.job.executed_path.read_text())
         figures = sum("application/vnd.plotly.v1+json" in out.get("data", {})

@@ -12,7 +12,7 @@ from shoplens.render import render_job
 from shoplens.reports.batch import load_catalogue, plan_reports, run_batch
 from shoplens.warehouse import Warehouse
 
-from test_end_to_end import open_offline
+from test_end_to_end import open_offline, wait_for_charts
 
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
 FIRST_HEADING = {"shop_report": "headline", "creator_report": "leaderboard", "live_recap": "session_kpis",
@@ -51,8 +51,7 @@ def test_every_report_opens_offline_in_its_language(reports, browser):
     for outcome in result.outcomes:
         lang = outcome.job.parameters["lang"]
         page, errors, remote = open_offline(browser, outcome.job.html_path)
-        page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
-                               ".every(d => d._fullLayout && d.querySelector('svg.main-svg'))", timeout=15000)
+        wait_for_charts(page)
         assert errors == [] and remote == [], outcome.job.slug
         headings = page.locator("h2").all_inner_texts()
         # opens with what its numbers mean, then its first section; ends with the glossary
