@@ -16,6 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -c 'from shoplens.render.bundle import main; main()'
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 	  $(BIN)/nbstripout --install && git config filter.nbstripout.extrakeys "$(NBSTRIP_KEYS)"; fi
 	@touch $(STAMP)

@@ -2,6 +2,7 @@
 opens offline in Chromium with every chart drawn, speaks the report's language, and shows no other
 shop."""
 
+import json
 from datetime import date
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from shoplens.config import warehouse_path
 from shoplens.i18n import t
 from shoplens.render import render_job
+from shoplens.render.bundle import TRACES
 from shoplens.reports.batch import load_catalogue, plan_reports, run_batch
 from shoplens.warehouse import Warehouse
 
@@ -59,6 +61,18 @@ def test_every_report_opens_offline_in_its_language(reports, browser):
         assert headings[-1] == t("glossary", lang)
         assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
         page.close()
+
+
+def test_every_report_embeds_plotly_once_and_stays_small(reports):
+    _, _, result = reports
+    for outcome in result.outcomes:
+        html = outcome.job.html_path.read_text(encoding="utf-8")
+        assert html.count("plotly.js (basic - minified) v") == 1, outcome.job.slug  # the partial bundle, once
+        assert outcome.job.html_path.stat().st_size < 2 * 2**20, outcome.job.slug
+        executed = json.loads(outcome.job.executed_path.read_text(encoding="utf-8"))
+        used = {trace.get("type", "scatter") for cell in executed["cells"] for out in cell.get("outputs", [])
+                for trace in out.get("data", {}).get("application/vnd.plotly.v1+json", {}).get("data", [])}
+        assert used <= TRACES, used  # every chart can be drawn by the embedded bundle
 
 
 def test_no_report_shows_another_shop(reports):

@@ -20,6 +20,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from shoplens import __version__
 from shoplens.errors import RenderError
 from shoplens.i18n import t
+from shoplens.render.bundle import bundle_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell"}
@@ -28,11 +29,9 @@ _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.DOTALL)
 
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
-    """The plotly.js bundle, safe to inline in a <script> element."""
-    import plotly
-
-    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    return bundle.read_text(encoding="utf-8").replace("</script", "<\\/script")
+    """The plotly.js bundle (see render.bundle), safe to inline in a <script> element."""
+    _, text = bundle_text()
+    return text.replace("</script", "<\\/script")
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """The official OpenAPI description of the TikTok Shop API, as the contract for client and sandbox.
 
 TikTok ships it inside the npm package `@tts-open-toolkit/cli` (pinned below). `fetch_oas()` runs
-`npm pack` into a cache folder outside git (never committed) and keeps only the OAS files.
+`npm pack` (shoplens.npm) into a cache folder outside git (never committed) and keeps only the OAS files.
 `OpenApiContract` finds the operation for a request and lists every way a request or a response
 breaks it: missing required query parameters or headers, unknown query parameters, a body or a
 response that does not validate against the operation's schema.
@@ -11,55 +11,26 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import httpx
 
-from shoplens.errors import ConfigError
+from shoplens.npm import NpmUnavailable, npm_pack
 
 OAS_PACKAGE = "@tts-open-toolkit/cli"
 OAS_VERSION = "0.1.7"
 OAS_INNER = "package/skills/tts-openapi-guide/references/oas"
 #: query parameters every signed call carries; the OAS does not list them per operation
 COMMON_QUERY = {"app_key", "sign", "timestamp"}
-_NETWORK_HINTS = ("ENOTFOUND", "ECONNREFUSED", "ETIMEDOUT", "EAI_AGAIN", "ECONNRESET", "network", "ENETUNREACH")
 
 
-class OasUnavailable(ConfigError):
-    """npm is missing or the registry cannot be reached."""
+OasUnavailable = NpmUnavailable  # npm is missing or the registry cannot be reached
 
 
 def fetch_oas(cache_dir: Path, version: str = OAS_VERSION) -> Path:
     """The folder holding `index.json` and `paths/*.json`, downloaded once into `cache_dir`."""
-    target = cache_dir / f"tts-oas-{version}"
-    if (target / "index.json").exists():
-        return target
-    npm = shutil.which("npm")
-    if npm is None:
-        raise OasUnavailable("npm is not installed; it is needed to fetch the OpenAPI description")
-    with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([npm, "pack", f"{OAS_PACKAGE}@{version}", "--pack-destination", tmp, "--silent"],
-                              capture_output=True, text=True, timeout=180)
-        if done.returncode != 0:
-            message = (done.stderr or done.stdout).strip()
-            if any(hint in message for hint in _NETWORK_HINTS):
-                raise OasUnavailable(f"the npm registry is unreachable: {message.splitlines()[-1]}")
-            raise ConfigError(f"npm pack {OAS_PACKAGE}@{version} failed: {message}")
-        tarball = next(Path(tmp).glob("*.tgz"))
-        staging = Path(tmp) / "oas"
-        with tarfile.open(tarball) as archive:
-            members = [m for m in archive.getmembers() if m.name.startswith(OAS_INNER + "/") and m.isfile()]
-            for member in members:
-                member.name = member.name[len(OAS_INNER) + 1:]
-            archive.extractall(staging, members=members, filter="data")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), str(target))
-    return target
+    return npm_pack(OAS_PACKAGE, version, cache_dir / f"tts-oas-{version}", OAS_INNER)
 
 
 class OpenApiContract:
