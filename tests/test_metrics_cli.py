@@ -60,6 +60,18 @@ def test_query_table_shows_labels_and_policies(synced):
     assert "成交金额 (GMV)" in done.stdout and "各店铺当地时区" in done.stdout
 
 
+def test_query_table_shows_whole_ids_and_formatted_money_in_80_columns(synced):
+    home, sandbox = synced
+    done = run(["metrics", "query", "gmv", "roas", "--by", "shop", *SINCE_UNTIL, "--compare", "previous"], home,
+               COLUMNS="80")
+    assert done.returncode == 0, done.stderr
+    for shop in sandbox.business.shops:  # never cut to "749400…"
+        assert shop.id in done.stdout
+        gmv = expected_gmv(sandbox, shop.id, PERIOD)
+        assert f"{int(gmv):,}" in done.stdout  # with thousands separators, as the reports show it
+    assert "×" in done.stdout and "prev." in done.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["metrics", "query", "gmv", "--by", "planet"], "unknown dimension 'planet'"),
     (["metrics", "query", "gmv", "--currency", "XYZ", *SINCE_UNTIL], "no FX rate for XYZ on 2026-11-"),

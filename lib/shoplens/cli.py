@@ -357,12 +357,31 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
         return
-    labels = frame.attrs["labels"]
-    table = Table(*[labels.get(c, c) for c in frame.columns],
-                  title=" · ".join(f"{k}: {v}" for k, v in policies.describe(lang).items()))
-    for row in frame.itertuples(index=False):
-        table.add_row(*["" if v is None or v != v else (f"{v:.4f}" if isinstance(v, float) else str(v)) for v in row])
-    console.print(table)
+    from shoplens.reports.context import format_value
+
+    labels, catalogue = frame.attrs["labels"], metrics.default_catalogue()
+    rows = []
+    for row in frame.to_dict("records"):  # values formatted like the reports
+        cells = []
+        for column, value in row.items():
+            base = column.removesuffix("_previous").removesuffix("_change")
+            if base not in labels:
+                cells.append("" if value is None or value != value else str(value))
+                continue
+            fmt = "percent" if column.endswith("_change") else catalogue.get(base).format
+            money = row.get("currency") if fmt == "money" else None
+            cells.append(format_value(value, fmt, money).removeprefix(f"{money} ") if money else format_value(value, fmt))
+        rows.append(cells)
+    table = Table(title=" · ".join(f"{k}: {v}" for k, v in policies.describe(lang).items()))
+    for i, column in enumerate(frame.columns):  # every value whole; long headers wrap
+        base = column.removesuffix("_previous").removesuffix("_change")
+        header = labels.get(column) or ({"previous": "prev.", "change": "Δ"}[column[len(base) + 1:]]
+                                        if base in labels else column)
+        table.add_column(header, justify="right" if base in labels else "left", overflow="fold",
+                         min_width=max([len(r[i]) for r in rows] + [min(len(header), 6)]))
+    for cells in rows:
+        table.add_row(*cells)
+    console.print(table, crop=False)  # a wide table wraps in the terminal rather than losing columns
 
 
 @metrics_app.command("glossary")

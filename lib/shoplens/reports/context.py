@@ -276,19 +276,20 @@ class ReportContext:
     def scorecard_table(self, frame: pd.DataFrame) -> None:
         """Targets against actuals (a `targets.scorecard` frame), attainment coloured."""
         catalogue = default_catalogue()
-        names = dict(self.warehouse.rows("SELECT shop_id, name FROM shops"))
+        shops = {shop_id: (name, currency) for shop_id, name, currency in
+                 self.warehouse.rows("SELECT shop_id, name, currency FROM shops")}
         e = html.escape
         head = [self.t(k) for k in ("owner", "role", "shop", "metric", "target", "actual", "attainment")]
         body = []
         for r in frame.itertuples():
             m = catalogue.get(r.metric)
-            currency = self.warehouse.rows("SELECT currency FROM shops WHERE shop_id = ?", [r.shop])[0][0]
+            name, currency = shops.get(r.shop, (r.shop, None))
             money = currency if m.unit == "money" else None
             done = r.attainment is not None and r.attainment == r.attainment
             css = "" if not done else ("sl-good" if r.attainment >= 1 else "sl-bad")
             body.append(
                 f'<tr data-metric="{e(r.metric)}" data-attainment="{e(str(r.attainment))}"><th>{e(r.owner)}</th>'
-                f'<td>{e(self.t(r.role))}</td><td>{e(names.get(r.shop, r.shop))}</td><td>{e(m.label[self.lang])}</td>'
+                f'<td>{e(self.t(r.role))}</td><td>{e(name)}</td><td>{e(m.label[self.lang])}</td>'
                 f'<td>{e(format_value(r.target, m.format, money))}</td>'
                 f'<td>{e(format_value(r.actual, m.format, money))}</td>'
                 f'<td class="{css}">{e(format_value(r.attainment if done else None, "percent"))}</td></tr>')
