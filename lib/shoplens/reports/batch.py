@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from shoplens import metrics
 from shoplens.aio import run_coroutine
 from shoplens.errors import ReportError
 from shoplens.i18n import t
@@ -97,12 +98,18 @@ def _scopes(warehouse: Warehouse, spec: ReportSpec, shop_rows: list[tuple], peri
             "AND CAST(start_time AS DATE) BETWEEN ? AND ? ORDER BY start_time, live_id", [shop_ids, *period])
         return [(f"{shop_id}-{live_id}", title, {"shop_id": shop_id, "live_id": live_id})
                 for live_id, shop_id, title in rows]
-    rows = warehouse.rows(
-        "SELECT 'ad' AS kind, campaign_id, shop_id, any_value(coalesce(campaign_name, campaign_id)) FROM "
-        "ad_campaign_daily WHERE list_contains(?, shop_id) AND date BETWEEN ? AND ? GROUP BY ALL HAVING sum(spend) > 0 "
-        "UNION ALL SELECT 'promotion', promotion_id, shop_id, coalesce(title, promotion_id) FROM promotions "
-        "WHERE list_contains(?, shop_id) AND CAST(begin_time AS DATE) <= ? AND CAST(end_time AS DATE) >= ? "
-        "ORDER BY 3, 1, 2", [shop_ids, *period, shop_ids, period[1], period[0]])
+    # ad campaigns that spent in the period (the amount comes from the metric catalogue), then promotions
+    spend = metrics.query(["ad_spend"], by=["shop", "campaign"], period=period, shop=shop_ids, warehouse=warehouse)
+    spent = sorted({(shop, cid) for shop, cid, amount in zip(spend["shop"], spend["campaign"], spend["ad_spend"])
+                    if isinstance(cid, str) and amount > 0})
+    names = dict(warehouse.rows("SELECT campaign_id, any_value(coalesce(campaign_name, campaign_id)) FROM "
+                                "ad_campaign_daily GROUP BY campaign_id"))
+    rows = [("ad", cid, shop, names.get(cid, cid)) for shop, cid in spent]
+    rows += [("promotion", *r) for r in warehouse.rows(
+        "SELECT promotion_id, shop_id, coalesce(title, promotion_id) FROM promotions WHERE list_contains(?, shop_id) "
+        "AND CAST(begin_time AS DATE) <= ? AND CAST(end_time AS DATE) >= ? ORDER BY shop_id, promotion_id",
+        [shop_ids, period[1], period[0]])]
+    rows.sort(key=lambda r: (r[2], r[0], r[1]))
     return [(f"{shop_id}-{kind}-{cid}", title, {"shop_id": shop_id, "campaign_kind": kind, "campaign_id": cid})
             for kind, cid, shop_id, title in rows]
 

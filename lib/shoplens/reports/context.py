@@ -150,13 +150,17 @@ class ReportContext:
                 last = (finish - timedelta(seconds=1)).astimezone(zone).date()
                 return Campaign("promotion", cid, title, begin.astimezone(zone).date(), last)
         else:
-            rows = self.warehouse.rows(
-                "SELECT campaign_id, any_value(coalesce(campaign_name, campaign_id)), min(date), max(date) "
-                "FROM ad_campaign_daily WHERE shop_id = ? AND spend > 0 AND date BETWEEN ? AND ? "
-                "AND (campaign_id = ? OR ? = '') GROUP BY campaign_id ORDER BY sum(spend) DESC LIMIT 1",
-                [self.shop_id, start, end, campaign_id, campaign_id])
-            if rows:
-                return Campaign("ad", *rows[0])
+            from shoplens import metrics
+
+            daily = metrics.query(["ad_spend"], by=["campaign", "day"], shop=self.shop_id, period=self.period,
+                                  where={"campaign": campaign_id} if campaign_id else None, warehouse=self.warehouse)
+            daily = daily[daily.campaign.notna() & (daily.ad_spend > 0)]
+            if len(daily):
+                chosen = campaign_id or daily.groupby("campaign").ad_spend.sum().idxmax()  # the biggest spender
+                days = daily[daily.campaign == chosen].day
+                title = self.warehouse.rows("SELECT any_value(coalesce(campaign_name, campaign_id)) FROM "
+                                            "ad_campaign_daily WHERE campaign_id = ?", [chosen])[0][0]
+                return Campaign("ad", chosen, title or chosen, days.min(), days.max())
         raise ReportError(f"no {kind} {campaign_id or '(any)'} for shop {self.shop_id} in {start} – {end}",
                           notebook=self.report_id)
 
