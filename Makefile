@@ -46,10 +46,10 @@ weekly: setup
 test: setup system-deps
 	$(BIN)/python -m pytest
 
-## lab: JupyterLab on notebooks/, reading this folder's warehouse
+## lab: JupyterLab on notebooks/, reading this folder's warehouse (or SHOPLENS_HOME's), on 127.0.0.1:LAB_PORT
 lab: setup
-	SHOPLENS_HOME=$(CURDIR) $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks --ip=127.0.0.1 \
-	  --port=$(LAB_PORT) --no-browser
+	SHOPLENS_HOME=$(or $(SHOPLENS_HOME),$(CURDIR)) $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks --ip=127.0.0.1 \
+	  --port=$(LAB_PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## sandbox: serve the sandbox API in the foreground on SANDBOX_PORT (default 8765)
 sandbox: setup

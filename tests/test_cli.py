@@ -25,7 +25,10 @@ def run(args, home, **env):
     (["sync"], {"SHOPLENS_APP_KEY": "k", "SHOPLENS_APP_SECRET": "s"}, "run `shoplens auth exchange --code CODE`"),
     (["auth", "url"], {}, "set SHOPLENS_SERVICE_ID"),
     (["render", "missing.ipynb"], {}, "no notebook at missing.ipynb"),
-    (["render", "x.ipynb", "--to", "docx"], {}, "--to docx is not supported"),
+    (["render", "x.ipynb", "--to", "docx"], {}, "--to 'docx': unknown format docx; use html, pdf or html,pdf"),
+    (["render", "x.ipynb", "--renderer", "word"], {}, "unknown renderer 'word'; use one of: quarto, builtin"),
+    (["render", "x.ipynb", "--renderer", "quarto"], {"SHOPLENS_QUARTO": "/nowhere/quarto"},
+     "SHOPLENS_QUARTO=/nowhere/quarto is not an executable file"),
     (["sandbox", "serve", "--faults", "429:lots"], {}, "--faults: fault '429:lots': write KIND:RATE"),
 ])
 def test_mistakes_get_one_line_and_exit_1(tmp_path, args, env, message):
@@ -59,12 +62,14 @@ def test_metrics_list_shows_the_catalogue(tmp_path):
 
 
 def test_demo_runs_the_whole_pipeline_in_a_fresh_workspace(tmp_path):
-    done = run(["demo", "--shops", "3", "--orders-per-day", "4"], tmp_path)
+    done = run(["demo", "--shops", "3", "--orders-per-day", "4", "--report", "shop_report", "--lang", "en",
+                "--to", "html,pdf"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     index = tmp_path / "reports" / "index.html"
     assert str(index) in done.stdout.replace("\n", "")
     html_reports = sorted((tmp_path / "reports").rglob("*.html"))
     assert len([p for p in html_reports if p.name != "index.html"]) == 3
+    assert len(list((tmp_path / "reports").rglob("*.pdf"))) == 3
     assert (tmp_path / "data" / "shoplens.duckdb").exists()
     assert not (tmp_path / ".shoplens").exists()
 

@@ -14,6 +14,7 @@ from shoplens.reports.batch import plan_shop_reports, run_batch
 from shoplens.render import write_index
 from shoplens.warehouse import Warehouse
 
+from browsing import open_offline, wait_for_charts
 from oracle import expected_gmv
 
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
@@ -28,32 +29,6 @@ def batch(synced):
     result = run_batch(jobs, home=home, reports_dir=home / "reports", render=render_job)
     write_index(home / "reports")
     return home, sandbox, result
-
-
-def open_offline(browser, path):
-    """Open a file with every network request refused; return page, console errors, failed requests."""
-    page = browser.new_page(viewport={"width": 1100, "height": 1400})
-    errors, remote = [], []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    def block(route):
-        if not route.request.url.startswith("file://"):
-            remote.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
-
-    page.route("**/*", block)
-    page.goto(path.as_uri())
-    page.wait_for_load_state("load")
-    return page, errors, remote
-
-
-def wait_for_charts(page) -> None:
-    """Wait until every Plotly chart on the page has drawn its SVG (a chart that never draws fails)."""
-    page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
-                           ".every(d => d._fullLayout && d.querySelector('svg.main-svg'))", timeout=15000)
 
 
 def test_every_shop_gets_a_report_and_the_batch_succeeds(batch):

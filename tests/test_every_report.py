@@ -1,20 +1,24 @@
-"""Every report of the catalogue, in English and Chinese, on the synced sandbox: it runs, renders,
-opens offline in Chromium with every chart drawn, speaks the report's language, and shows no other
-shop."""
+"""Every report of the catalogue, in English and Chinese, on the synced sandbox: it runs, renders to
+HTML and PDF, opens offline in Chromium with every chart drawn, prints an A4 PDF with page numbers and
+every chart, speaks the report's language, and shows no other shop."""
 
+import html
 import json
+import re
 from datetime import date
 
 import pytest
 
 from shoplens.config import warehouse_path
 from shoplens.i18n import t
-from shoplens.render import render_job
+from shoplens.render import Rendering
+from shoplens.render.builtin import BuiltinRenderer
 from shoplens.render.bundle import TRACES
 from shoplens.reports.batch import load_catalogue, plan_reports, run_batch
 from shoplens.warehouse import Warehouse
 
-from test_end_to_end import open_offline, wait_for_charts
+from browsing import open_offline, wait_for_charts
+from pdfs import page_size_pt, page_texts, png_size, save_first_page
 
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
 FIRST_HEADING = {"shop_report": "headline", "creator_report": "leaderboard", "live_recap": "session_kpis",
@@ -36,7 +40,8 @@ def reports(synced):
 
     jobs = ([j for j in jobs if j.report_id not in ("live_recap", "campaign_recap")]
             + first_and_last("live_recap") + first_and_last("campaign_recap"))
-    result = run_batch(jobs, home=home, reports_dir=home / "every", render=render_job)
+    with Rendering(BuiltinRenderer(), ("html", "pdf")) as rendering:  # one browser prints every PDF
+        result = run_batch(jobs, home=home, reports_dir=home / "every", render=rendering)
     return home, sandbox, result
 
 
@@ -83,3 +88,41 @@ def test_no_report_shows_another_shop(reports):
         text = outcome.job.html_path.read_text(encoding="utf-8") + outcome.job.executed_path.read_text(encoding="utf-8")
         for shop in sandbox.business.shops[1:]:
             assert shop.id not in text and shop.name not in text, (outcome.job.slug, shop.id)
+
+
+def _chart_titles_and_other_text(executed: dict) -> tuple[list[str], str]:
+    """Each chart's title, and all the report's text that is not a chart (headings, tables, prose)."""
+    titles, other = [], []
+    for cell in executed["cells"]:
+        if cell["cell_type"] == "markdown":
+            other.append("".join(cell["source"]))
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.plotly.v1+json" in data:
+                title = data["application/vnd.plotly.v1+json"]["layout"].get("title", {}).get("text")
+                titles += [title] if title else []
+            elif "text/html" in data:
+                other.append(html.unescape(re.sub(r"<[^>]+>", " ", "".join(data["text/html"]))))
+    return titles, "\n".join(other)
+
+
+def test_every_report_prints_an_a4_pdf_with_page_numbers_and_every_chart(reports):
+    _, _, result = reports
+    for outcome in result.outcomes:
+        lang, slug = outcome.job.parameters["lang"], outcome.job.slug
+        pdf = outcome.outputs["pdf"]
+        width, height = page_size_pt(pdf)
+        assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297), slug  # A4 portrait
+        pages = page_texts(pdf)
+        assert len(pages) >= 2, slug
+        for number, text in enumerate(pages, start=1):
+            assert re.search(rf"\b{number}\s*/\s*{len(pages)}\b", text), (slug, number)  # "3 / 7" in the footer
+        printed = "\n".join(pages)
+        for key in ("definitions", FIRST_HEADING[outcome.job.report_id], "glossary"):
+            assert t(key, lang) in printed, (slug, key)
+        executed = json.loads(outcome.job.executed_path.read_text(encoding="utf-8"))
+        titles, other = _chart_titles_and_other_text(executed)
+        for title in titles:  # a chart draws its title in its SVG: more copies than the prose has
+            assert printed.count(title) > other.count(title), (slug, title)
+        png = save_first_page(pdf, f"{outcome.job.report_id}-{slug}")
+        assert png_size(png)[0] > 400, png

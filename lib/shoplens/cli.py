@@ -243,11 +243,13 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
                 lang: list[str] = typer.Option(None, help="Report languages, en and/or zh (repeatable; default en)."),
                 workers: int = typer.Option(None, help="Reports at once (default: one per CPU)."),
                 executor: str = typer.Option("local", help="local (warm kernels here) or dask."),
-                scheduler: str = typer.Option(None, help="The Dask scheduler, tcp://host:port (with --executor dask).")
+                scheduler: str = typer.Option(None, help="The Dask scheduler, tcp://host:port (with --executor dask)."),
+                to: str = typer.Option("html,pdf", help="Formats: html, pdf or html,pdf (a PDF is printed from the HTML)."),
+                renderer: str = typer.Option(None, help="quarto or builtin (default: quarto when installed, else builtin).")
                 ) -> None:
     """Run the report catalogue (templates/reports.toml) for a period, render every report, rebuild the index."""
     from shoplens.i18n import t
-    from shoplens.render import render_job, write_index
+    from shoplens.render import Rendering, choose_renderer, parse_formats, write_index
     from shoplens.reports.batch import iso_week, plan_reports, run_batch
     from shoplens.warehouse import Warehouse
 
@@ -262,10 +264,14 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
                                                      _parse_date(until, "--until"))
         jobs = plan_reports(warehouse, settings.reports_dir, period, reports=report or None, shops=shop or None,
                             langs=langs)
-    console.print(f"{len(jobs)} reports for {period[0]} – {period[1]}")
-    batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=render_job, workers=workers,
-                      executor=executor, scheduler=scheduler, on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
-                                                      + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
+    rendering = Rendering(choose_renderer(renderer), parse_formats(to))
+    console.print(f"{len(jobs)} reports for {period[0]} – {period[1]}, rendered by {rendering.renderer.label} "
+                  f"to {', '.join(rendering.formats)}")
+    with rendering:
+        batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=rendering,
+                          workers=workers, executor=executor, scheduler=scheduler,
+                          on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
+                                                          + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
     index = write_index(settings.reports_dir)
     console.print(f"index: {index}")
     if batch.failures:
@@ -289,20 +295,32 @@ def _period(warehouse, since: date | None, until: date | None) -> tuple[date, da
 
 
 @app.command("render")
-def render_command(notebook: Path = typer.Argument(..., help="An executed notebook."),
-                   to: str = typer.Option("html", help="Formats, comma-separated (html)."),
-                   title: str = typer.Option(None, help="Page title; default: the file name.")) -> None:
-    """Render one executed notebook to HTML next to it."""
-    from shoplens.render import render_html
+def render_command(notebook: Path = typer.Argument(..., help="An executed notebook (.ipynb)."),
+                   to: str = typer.Option("html", help="Formats: html, pdf or html,pdf (a PDF is printed from the HTML)."),
+                   renderer: str = typer.Option(None, help="quarto or builtin (default: quarto when installed, else builtin)."),
+                   title: str = typer.Option(None, help="Page title; default: the report's own heading, else the file name."),
+                   lang: str = typer.Option(None, help="en or zh; default: the notebook's `lang` parameter, else en.")
+                   ) -> None:
+    """Render one executed notebook to HTML and/or PDF next to it."""
+    from shoplens.render import Rendering, choose_renderer, parse_formats
+    from shoplens.render.builtin import describe_notebook
 
-    formats = [f.strip() for f in to.split(",") if f.strip()]
-    unknown = [f for f in formats if f != "html"]
-    if unknown:
-        raise ShoplensError(f"--to {','.join(unknown)} is not supported yet; use --to html")
-    if not notebook.exists():
-        raise ShoplensError(f"no notebook at {notebook}")
-    out = render_html(notebook, notebook.with_suffix(".html"), title=title or notebook.stem)
-    console.print(str(out))
+    formats = parse_formats(to)
+    chosen = choose_renderer(renderer)
+    found_title, found_lang = describe_notebook(notebook)
+    with Rendering(chosen, formats) as rendering:
+        # a PDF alone is still printed from HTML: then the HTML is a scratch file beside it
+        target = notebook.with_suffix(".html") if "html" in formats else notebook.with_name(f".{notebook.stem}.print.html")
+        html_path = rendering.render_notebook(notebook, target, title=title or found_title, lang=lang or found_lang)
+        made = {"html": html_path}
+        try:
+            if "pdf" in formats:
+                made["pdf"] = rendering.print_pdf(html_path, notebook.with_suffix(".pdf"), label=title or found_title)
+        finally:
+            if "html" not in formats:
+                html_path.unlink(missing_ok=True)
+    for kind in formats:
+        console.print(f"{kind}: {made[kind]}", markup=False, highlight=False)
 
 
 @metrics_app.command("list")
@@ -447,13 +465,24 @@ def costs_load(path: Path = typer.Argument(..., help="CSV with shop_id,sku_id,cu
 @app.command("demo")
 def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
                  shops: int = typer.Option(3, help="Sandbox shops."),
-                 orders_per_day: int = typer.Option(30, help="Average orders per shop per day.")) -> None:
-    """Sandbox -> sync -> reports -> HTML, in this workspace; prints where reports/index.html is."""
+                 orders_per_day: int = typer.Option(30, help="Average orders per shop per day."),
+                 report: list[str] = typer.Option(None, help="Only these reports of the catalogue (repeatable)."),
+                 lang: list[str] = typer.Option(None, help="Report languages (repeatable; default en and zh)."),
+                 to: str = typer.Option("html,pdf", help="Formats: html, pdf or html,pdf."),
+                 renderer: str = typer.Option(None, help="quarto or builtin (default: quarto when installed).")) -> None:
+    """Sandbox -> sync -> every report for every shop and campaign -> HTML and PDF, in this workspace;
+    prints where reports/index.html is."""
     from shoplens.demo import run_demo
+    from shoplens.i18n import t
+    from shoplens.render import Rendering, choose_renderer, parse_formats
 
+    for code in lang or []:
+        t("shop_report", code)
     settings = load_settings()
-    result = run_demo(settings.home, seed=seed, shops=shops, orders_per_day=orders_per_day,
-                      say=lambda line: console.print(line, markup=False, highlight=False))
+    with Rendering(choose_renderer(renderer), parse_formats(to)) as rendering:
+        result = run_demo(settings.home, seed=seed, shops=shops, orders_per_day=orders_per_day, reports=report or None,
+                          langs=tuple(lang or ("en", "zh")), rendering=rendering,
+                          say=lambda line: console.print(line, markup=False, highlight=False))
     if result.batch.failures:
         raise ShoplensError(f"{len(result.batch.failures)} report(s) failed; see {result.index}")
     console.print(f"\nOpen the reports: {result.index}")

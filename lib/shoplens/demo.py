@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from shoplens.config import Settings, warehouse_path
-from shoplens.reports.batch import BatchResult, plan_shop_reports, run_batch
-from shoplens.render import render_job, write_index
+from shoplens.reports.batch import BatchResult, plan_reports, run_batch
+from shoplens.render import Rendering, choose_renderer, write_index
 from shoplens.sandbox import SandboxServer, make_sandbox
 from shoplens.sandbox.app import FX_PATH
 from shoplens.sync import Observer, SyncOptions, SyncSummary, raise_if_failed, run_sync
@@ -75,18 +75,22 @@ def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str],
 
 
 def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int = 30,
-             period: tuple[date, date] = DEMO_PERIOD, langs: tuple[str, ...] = ("en",),
-             say: Callable[[str], None] = print) -> DemoResult:
-    """Sandbox -> sync -> every report -> HTML -> reports/index.html, all under `home`."""
+             period: tuple[date, date] = DEMO_PERIOD, langs: tuple[str, ...] = ("en", "zh"),
+             reports: list[str] | None = None, rendering: Rendering | None = None, say: Callable[[str], None] = print) -> DemoResult:
+    """Sandbox -> sync -> every report of the catalogue for every shop and campaign -> HTML and PDF ->
+    reports/index.html, all under `home`. `rendering` defaults to the default renderer, HTML and PDF."""
     sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day)
     with SandboxServer(sandbox) as server:
         say(f"sandbox: {shops} shops (seed {seed}) at {server.url}")
         summary = sync_from_sandbox(server, home, say=say)
     reports_dir = home / "reports"
     with Warehouse(warehouse_path(home), read_only=True) as warehouse:
-        jobs = [job for lang in langs for job in plan_shop_reports(warehouse, reports_dir, period, lang=lang)]
-    batch = run_batch(jobs, home=home, reports_dir=reports_dir, render=render_job,
-                      on_done=lambda o: say(f"report {o.job.report_id} {o.job.slug}: {o.status} in {o.seconds:.1f}s"
-                                            + (f" — {o.error}" if o.error else "")))
+        jobs = plan_reports(warehouse, reports_dir, period, reports=reports, langs=langs)
+    say(f"{len(jobs)} reports for {period[0]} – {period[1]}")
+    with rendering or Rendering(choose_renderer()) as render:
+        say(f"rendering with {render.renderer.label} to {', '.join(render.formats)}")
+        batch = run_batch(jobs, home=home, reports_dir=reports_dir, render=render,
+                          on_done=lambda o: say(f"report {o.job.report_id} {o.job.slug}: {o.status} in "
+                                                f"{o.seconds:.1f}s" + (f" — {o.error}" if o.error else "")))
     index = write_index(reports_dir)
     return DemoResult(summary, batch, index)

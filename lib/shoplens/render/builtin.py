@@ -24,6 +24,7 @@ from shoplens.render.bundle import bundle_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell"}
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.DOTALL)
 _H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.DOTALL)
 
 
@@ -51,13 +52,39 @@ def table_of_contents(body: str, lang: str) -> str:
     return f'<span class="sl-toc-title">{html.escape(t("contents", lang))}</span><ol>{"".join(entries)}</ol>'
 
 
-def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str = "en") -> Path:
+def describe_notebook(path: Path) -> tuple[str, str]:
+    """An executed notebook's title (its first <h1>, else the file name) and language (its `lang`
+    parameter, else en). Refuses a missing file and a notebook that was never executed."""
+    if not path.is_file():
+        raise RenderError(f"no notebook at {path}")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"cannot read notebook {path}: {exc}") from exc
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    if not outputs:
+        raise RenderError(f"{path} has no outputs: execute it first (`shoplens reports run`, or papermill)")
+    lang = nb.metadata.get("papermill", {}).get("parameters", {}).get("lang", "en")
+    for out in outputs:
+        heading = _H1.search(str(out.get("data", {}).get("text/html", "")))
+        if heading:
+            return html.unescape(re.sub(r"<[^>]+>", "", heading.group(1))).strip(), lang
+    return path.stem, lang
+
+
+def footer_text(renderer_label: str) -> str:
+    """The report footer: shoplens version, which renderer made the page, and when."""
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"shoplens {__version__} · rendered by {renderer_label} · {generated}"
+
+
+def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str = "en",
+                footer: str | None = None) -> Path:
     """Render an executed notebook to a self-contained HTML file at `html_path`."""
     try:
         nb = nbformat.read(str(notebook_path), as_version=4)
     except (OSError, ValueError) as exc:
         raise RenderError(f"cannot read notebook {notebook_path}: {exc}") from exc
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     resources = {"shoplens": {
         "title": title,
         "lang_code": "zh-CN" if lang == "zh" else "en",
@@ -65,7 +92,7 @@ def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str =
         "plotly_js": plotly_js(),
         "renderer": "builtin",
         "contents_label": t("contents", lang),
-        "footer": f"shoplens {__version__} · rendered by the built-in renderer (nbconvert + Chromium) · {generated}",
+        "footer": footer or footer_text(BuiltinRenderer.label),
     }}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     body = body.replace("@@SHOPLENS_TOC@@", table_of_contents(body, lang), 1)
@@ -76,7 +103,11 @@ def render_html(notebook_path: Path, html_path: Path, *, title: str, lang: str =
     return html_path
 
 
-def render_job(job) -> dict[str, Path]:
-    """Render a batch job's executed notebook to HTML next to it; returns {"html": path}."""
-    lang = job.parameters.get("lang", "en")
-    return {"html": render_html(job.executed_path, job.html_path, title=job.title, lang=lang)}
+class BuiltinRenderer:
+    """nbconvert with templates/builtin; needs nothing outside Python (Chromium only for PDF)."""
+
+    name = "builtin"
+    label = "the built-in renderer (nbconvert + Chromium)"
+
+    def to_html(self, notebook: Path, html_path: Path, *, title: str, lang: str, footer: str) -> Path:
+        return render_html(notebook, html_path, title=title, lang=lang, footer=footer)

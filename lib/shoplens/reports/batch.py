@@ -71,7 +71,7 @@ def plan_reports(warehouse: Warehouse, reports_dir: Path, period: tuple[date, da
             raise ReportError(f"unknown shop id(s) {', '.join(missing)}; synced shops: {', '.join(sorted(known))}",
                               notebook="reports.toml")
         shop_rows = [r for r in shop_rows if r[0] in shops]
-    jobs = []
+    jobs, shop_names = [], dict(shop_rows)
     for spec in (catalogue[r] for r in (reports or list(catalogue))):
         for lang in langs:
             for slug, title, parameters in _scopes(warehouse, spec, shop_rows, period):
@@ -81,7 +81,8 @@ def plan_reports(warehouse: Warehouse, reports_dir: Path, period: tuple[date, da
                     title=f"{t(spec.notebook.removesuffix('.ipynb'), lang)} · {title}",
                     parameters={**parameters, "start_date": period[0].isoformat(), "end_date": period[1].isoformat(),
                                 "lang": lang},
-                    period=period, output_dir=reports_dir / period_slug(period) / spec.id))
+                    period=period, output_dir=reports_dir / period_slug(period) / spec.id,
+                    shop_name=shop_names.get(parameters.get("shop_id"), "")))
     return jobs
 
 
@@ -203,7 +204,9 @@ def _run_on_dask(jobs: list[ReportJob], *, home: Path, render, on_done, schedule
     except (OSError, TimeoutError) as exc:
         raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", notebook="batch") from None
     with client:
-        futures = {client.submit(_execute_and_render, job, home, render, pure=False,
+        # A Rendering makes the HTML on the worker and prints the PDF here, in this batch's one browser.
+        on_worker, here = (render.html, render.pdf) if hasattr(render, "pdf") else (render, None)
+        futures = {client.submit(_execute_and_render, job, home, on_worker, pure=False,
                                  key=f"report-{i}-{job.slug}"): i for i, job in enumerate(jobs)}
         outcomes: list[ReportOutcome | None] = [None] * len(jobs)
         for future in as_completed(futures):
@@ -213,6 +216,8 @@ def _run_on_dask(jobs: list[ReportJob], *, home: Path, render, on_done, schedule
             except Exception as exc:  # the worker died or could not run it: this report fails alone
                 outcome = ReportOutcome(jobs[index], "failed", 0.0, ReportError(
                     f"the Dask worker failed: {exc}", notebook=jobs[index].notebook.name, exception=type(exc).__name__))
+            if here is not None:
+                _render(outcome, lambda job, made=dict(outcome.outputs): here(job, made))
             outcomes[index] = outcome
             if on_done:
                 on_done(outcome)

@@ -80,6 +80,7 @@ class ReportJob:
     parameters: dict
     period: tuple[date, date]
     output_dir: Path
+    shop_name: str = ""  # for the index; "" for a report over every shop
 
     @property
     def notebook(self) -> Path:
@@ -107,6 +108,7 @@ class ReportOutcome:
             "report": self.job.report_id,
             "slug": self.job.slug,
             "title": self.job.title,
+            "shop_name": self.job.shop_name,
             "parameters": self.job.parameters,
             "period": [d.isoformat() for d in self.job.period],
             "status": self.status,
