@@ -14,10 +14,12 @@
     │   └── TransientApiError       5xx, 36009003, 36009007, dropped connections (retryable)
     ├── SyncError                   a sync run could not complete
     ├── WarehouseError              the DuckDB warehouse is missing, locked or has an unexpected schema
+    ├── ExportFileError             a Seller Center export cannot be imported: file, row and column
     ├── MetricError                 a metric query named something that does not exist
     │   └── MetricDefinitionError   the catalogue itself is invalid (carries every problem at once)
     ├── ReportError                 a notebook failed: notebook, cell index and exception name
-    └── RenderError                 a renderer failed: exit code and the tail of its stderr
+    ├── RenderError                 a renderer failed: exit code and the tail of its stderr
+    └── LinkError                   a tracking link, its UTM values, the click log or a click import is wrong
 
 Errors from libraries underneath (httpx, duckdb, papermill) are translated where they are caught,
 with `raise ... from exc`. A message names the offending value and the option or file that fixes it.
@@ -102,6 +104,17 @@ class WarehouseError(ShoplensError):
     """The warehouse is missing, locked or has an unexpected schema."""
 
 
+class ExportFileError(ShoplensError):
+    """A Seller Center export file was refused; `row` is 1-based as a spreadsheet shows it (header = 1)."""
+
+    def __init__(self, message: str, *, file: str, row: int | None = None, column: str | None = None) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        where = "".join([f", row {row}" if row is not None else "", f", column {column}" if column else ""])
+        super().__init__(f"{file}{where}: {message}")
+
+
 class MetricError(ShoplensError):
     """A metric query asked for an unknown metric, dimension, policy or period."""
 
@@ -146,3 +159,7 @@ class RenderError(ShoplensError):
         extra = f" (exit code {exit_code})" if exit_code is not None else ""
         tail = f"\n{stderr_tail}" if stderr_tail else ""
         super().__init__(f"{message}{extra}{tail}")
+
+
+class LinkError(ShoplensError):
+    """A tracking link was refused (target, UTM value, shop) or clicks could not be logged or loaded."""

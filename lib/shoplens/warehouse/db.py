@@ -52,9 +52,9 @@ class Warehouse:
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.migrate()
-        elif self.schema_version() < len(MIGRATIONS):
-            raise WarehouseError(f"the warehouse {target} has schema version {self.schema_version()}, "
-                                 f"this shoplens needs {len(MIGRATIONS)}: run `shoplens sync` to migrate it")
+        elif missing := self.pending_migrations():
+            raise WarehouseError(f"the warehouse {target} lacks schema migration(s) {', '.join(map(str, missing))} "
+                                 "that this shoplens needs: run `shoplens sync` to migrate it")
 
     def close(self) -> None:
         self.con.close()
@@ -74,13 +74,26 @@ class Warehouse:
             return 0
         return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
 
+    def pending_migrations(self) -> list[int]:
+        """The numbers of the migrations not applied yet, in order."""
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()[0]
+        applied = {row[0] for row in self.rows("SELECT version FROM schema_migrations")} if exists else set()
+        return sorted(version for version, _, _ in MIGRATIONS if version not in applied)
+
     def migrate(self) -> None:
-        """Apply every migration not yet applied, each in its own transaction."""
+        """Apply every migration not yet applied, each in its own transaction, by number.
+
+        Numbers need not be contiguous nor arrive in order: a migration is applied when its number is
+        not recorded, so one numbered below a migration already applied (written on another branch) still
+        runs.
+        """
         self.con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                          "description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())")
-        current = self.schema_version()
-        for version, description, sql in MIGRATIONS:
-            if version <= current:
+        pending = set(self.pending_migrations())
+        for version, description, sql in sorted(MIGRATIONS, key=lambda migration: migration[0]):
+            if version not in pending:
                 continue
             with self.transaction():
                 self.con.execute(sql)

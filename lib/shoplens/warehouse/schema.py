@@ -364,6 +364,174 @@ MIGRATIONS.append((4, "derived order and line-item facts for the metric compiler
     );
 """ + FACTS_REFRESH))
 
+#: Seller Center order exports (`shoplens import`) and their reconciliation with the API
+#: (`shoplens reconcile`). `export_orders`/`export_line_items` keep every imported order as the export
+#: last showed it (one line per SKU row of the file, with its quantity), whatever the API says;
+#: `orders`/`order_line_items` get an imported order only when the API has not provided it (API first).
+#: `source` is `export:<file name>`; `export_files` remembers each file's content hash per shop, so
+#: importing the same file again changes nothing. The reconciliation tables are replaced per shop and
+#: day by each run (docs/imports.md).
+MIGRATIONS.append((5, "Seller Center order exports and their reconciliation with the API", f"""
+    CREATE TABLE export_orders (
+        order_id          VARCHAR PRIMARY KEY,
+        shop_id           VARCHAR NOT NULL,
+        -- the API's status enum, from the file's status and substatus labels (kept as written)
+        status            VARCHAR NOT NULL,
+        status_label      VARCHAR NOT NULL,
+        substatus_label   VARCHAR,
+        create_time       TIMESTAMPTZ NOT NULL,
+        update_time       TIMESTAMPTZ NOT NULL,
+        paid_time         TIMESTAMPTZ,
+        cancel_time       TIMESTAMPTZ,
+        buyer_username    VARCHAR,
+        currency          VARCHAR NOT NULL,
+        sub_total         {MONEY} NOT NULL,
+        shipping_fee      {MONEY} NOT NULL,
+        seller_discount   {MONEY} NOT NULL,
+        platform_discount {MONEY} NOT NULL,
+        tax               {MONEY} NOT NULL,
+        total_amount      {MONEY} NOT NULL,
+        refund_amount     {MONEY} NOT NULL,
+        source            VARCHAR NOT NULL,
+        -- the order's first row in that file, as a spreadsheet numbers it (header = 1)
+        source_row        INTEGER NOT NULL
+    );
+    CREATE TABLE export_line_items (
+        order_id          VARCHAR NOT NULL,
+        -- the SKU row's position among the order's rows in the file, from 1
+        line_no           INTEGER NOT NULL,
+        shop_id           VARCHAR NOT NULL,
+        sku_id            VARCHAR,
+        seller_sku        VARCHAR,
+        product_name      VARCHAR,
+        sku_name          VARCHAR,
+        quantity          INTEGER NOT NULL,
+        returned_quantity INTEGER,
+        unit_original_price {MONEY},
+        seller_discount   {MONEY} NOT NULL,
+        platform_discount {MONEY} NOT NULL,
+        subtotal          {MONEY} NOT NULL,
+        currency          VARCHAR NOT NULL,
+        cancel_return_type VARCHAR,
+        source            VARCHAR NOT NULL,
+        source_row        INTEGER NOT NULL,
+        PRIMARY KEY (order_id, line_no)
+    );
+    CREATE TABLE export_files (
+        shop_id      VARCHAR NOT NULL,
+        sha256       VARCHAR NOT NULL,
+        file_name    VARCHAR NOT NULL,
+        rows         INTEGER NOT NULL,
+        orders       INTEGER NOT NULL,
+        -- DMY, MDY or YMD: how the file wrote its dates (detected, or --date-format)
+        date_format  VARCHAR NOT NULL,
+        imported_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, sha256)
+    );
+    CREATE TABLE reconciliation_days (
+        shop_id         VARCHAR NOT NULL,
+        -- the shop-local day the orders were placed
+        day             DATE NOT NULL,
+        currency        VARCHAR NOT NULL,
+        api_orders      INTEGER NOT NULL,
+        export_orders   INTEGER NOT NULL,
+        api_gmv         {MONEY} NOT NULL,
+        export_gmv      {MONEY} NOT NULL,
+        api_refunds     {MONEY} NOT NULL,
+        export_refunds  {MONEY} NOT NULL,
+        only_api        INTEGER NOT NULL,
+        only_export     INTEGER NOT NULL,
+        amounts_differ  INTEGER NOT NULL,
+        reconciled_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, day)
+    );
+    CREATE TABLE reconciliation_orders (
+        shop_id         VARCHAR NOT NULL,
+        order_id        VARCHAR NOT NULL,
+        day             DATE NOT NULL,
+        -- only_api, only_export or amounts
+        difference      VARCHAR NOT NULL,
+        -- for amounts: which differ, e.g. 'gmv, refunds'
+        fields          VARCHAR,
+        api_gmv         {MONEY},
+        export_gmv      {MONEY},
+        api_total       {MONEY},
+        export_total    {MONEY},
+        api_refunds     {MONEY},
+        export_refunds  {MONEY},
+        api_status      VARCHAR,
+        export_status   VARCHAR,
+        export_source   VARCHAR,
+        reconciled_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, order_id)
+    );
+"""))
+
+#: Tracking links (`shoplens links create`) and their clicks (`shoplens links load`). `links.code` is the
+#: short code; `campaign`/`creator`/`channel`/`content` are as given, the utm_* columns as slugged. A
+#: click's `click_id` is made once, by the redirect server (or from an imported row's content), so
+#: loading the same clicks again changes nothing. `link_click_files` remembers how far each click-log
+#: file has been loaded.
+MIGRATIONS.append((6, "tracking links, their clicks and the click-log load state", """
+    CREATE TABLE links (
+        code          VARCHAR PRIMARY KEY,
+        shop_id       VARCHAR NOT NULL,
+        campaign      VARCHAR NOT NULL,
+        creator       VARCHAR NOT NULL,
+        channel       VARCHAR NOT NULL,
+        content       VARCHAR,
+        target_url    VARCHAR NOT NULL,
+        -- the target with the UTM parameters merged into its query: where the redirect goes
+        tracked_url   VARCHAR NOT NULL,
+        short_url     VARCHAR NOT NULL,
+        utm_source    VARCHAR NOT NULL,
+        utm_medium    VARCHAR NOT NULL,
+        utm_campaign  VARCHAR NOT NULL,
+        utm_content   VARCHAR,
+        utm_term      VARCHAR,
+        utm_id        VARCHAR NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE link_clicks (
+        click_id       VARCHAR PRIMARY KEY,
+        code           VARCHAR NOT NULL,
+        clicked_at     TIMESTAMPTZ NOT NULL,
+        -- random id from the redirect server's first-party cookie (or the imported file's column)
+        visitor_id     VARCHAR,
+        -- a logged-in buyer id when the click carried one (`?buyer=` on the short URL)
+        buyer_id       VARCHAR,
+        -- keyed hash of the /24 (IPv4) or /48 (IPv6) network; never the address
+        ip_hash        VARCHAR,
+        is_bot         BOOLEAN NOT NULL,
+        device         VARCHAR,
+        referrer_host  VARCHAR,
+        -- 'redirect', or 'import:<file name>'
+        source         VARCHAR NOT NULL
+    );
+    CREATE TABLE link_click_files (
+        file          VARCHAR PRIMARY KEY,
+        loaded_bytes  BIGINT NOT NULL,
+        loaded_at     TIMESTAMPTZ NOT NULL
+    );
+"""))
+
+#: What the data-quality section says about each shop's authorization, without reading a secret: the
+#: token pair's expiries (absolute, from the token response) and whether the seller revoked it. Written
+#: by the sync (`shoplens.sync.authorizations.record_authorization`); never holds a token.
+MIGRATIONS.append((7, "non-secret authorization status per shop: token expiries, revocation", """
+    CREATE TABLE shop_authorizations (
+        shop_id             VARCHAR PRIMARY KEY,
+        -- the seller authorization covering the shop: an id, not a credential
+        open_id             VARCHAR,
+        access_expires_at   TIMESTAMPTZ,
+        -- NULL when the authorization cannot be refreshed: it then lapses with its access token
+        refresh_expires_at  TIMESTAMPTZ,
+        revoked             BOOLEAN NOT NULL DEFAULT false,
+        revoked_reason      VARCHAR,
+        updated_at          TIMESTAMPTZ NOT NULL
+    );
+"""))
+
 #: every table a sync fills, with its primary key columns
 SYNCED_TABLES = {
     "shops": ("shop_id",),
@@ -387,4 +555,10 @@ REFERENCE_TABLES = {
     "fx_rates": ("currency", "date"),
     "product_costs": ("shop_id", "sku_id"),
 }
-TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES
+#: Seller Center exports (`shoplens import`), keyed like the synced tables
+IMPORTED_TABLES = {
+    "export_orders": ("order_id",),
+    "export_line_items": ("order_id", "line_no"),
+    "export_files": ("shop_id", "sha256"),
+}
+TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES | IMPORTED_TABLES
