@@ -87,6 +87,57 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+#: the data-quality section (`ReportContext.quality`, docs/quality.md)
+TEXT.update({
+    "q_title": {"en": "Data quality", "zh": "数据质量"},
+    "q_freshness": {"en": "Freshness by data source", "zh": "各数据源更新情况"},
+    "q_resource": {"en": "Data source", "zh": "数据源"},
+    "q_last_ok": {"en": "Last successful sync", "zh": "最近成功同步"},
+    "q_covered_until": {"en": "Complete through", "zh": "完整数据截至"},
+    "q_latest_available": {"en": "API latest available day", "zh": "API 最新可用日期"},
+    "q_status": {"en": "Status", "zh": "状态"},
+    "q_ok": {"en": "OK", "zh": "正常"},
+    "q_stale": {"en": "Ends before the period does", "zh": "早于报告期末"},
+    "q_failing": {"en": "Last sync failed", "zh": "最近一次同步失败"},
+    "q_stale_banner": {"en": "Some data ends before the report period does, so the last days of the period are "
+                             "incomplete for:",
+                       "zh": "部分数据早于报告期末结束，以下数据源在报告期最后几天的数据不完整："},
+    "q_anomalies": {"en": "Unusual days", "zh": "异常波动日"},
+    "q_kind": {"en": "Kind", "zh": "类型"},
+    "q_spike": {"en": "Spike", "zh": "激增"},
+    "q_drop": {"en": "Drop", "zh": "骤降"},
+    "q_zero": {"en": "Dropped to zero", "zh": "归零"},
+    "q_expected": {"en": "Usual level (median)", "zh": "常态水平（中位数）"},
+    "q_deviation": {"en": "Deviation (robust z)", "zh": "偏离度（稳健 z 值）"},
+    "q_gaps": {"en": "Sync gaps: days without data", "zh": "同步缺口：无数据的日期"},
+    "q_failures": {"en": "Failing syncs", "zh": "同步失败"},
+    "q_failed_runs": {"en": "Failed runs", "zh": "失败次数"},
+    "q_failing_since": {"en": "Failing since", "zh": "失败开始于"},
+    "q_error": {"en": "Last error", "zh": "最近错误"},
+    "q_authorization": {"en": "Authorization", "zh": "店铺授权"},
+    "q_revoked": {"en": "Authorization revoked: the shop no longer syncs until the seller authorizes again.",
+                  "zh": "授权已撤销：卖家重新授权之前，该店铺不再同步。"},
+    "q_expired": {"en": "Authorization expired: the seller must authorize again.",
+                  "zh": "授权已过期：卖家需要重新授权。"},
+    "q_expiring": {"en": "Authorization expires within 7 days: ask the seller to authorize again.",
+                   "zh": "授权将在 7 天内到期：请卖家重新授权。"},
+    "q_expires": {"en": "Expires", "zh": "到期时间"},
+    "q_no_issues": {"en": "No data-quality issues found.", "zh": "未发现数据质量问题。"},
+    "q_never": {"en": "never", "zh": "从未"},
+    "q_res_shop_performance": {"en": "Shop analytics", "zh": "店铺分析"},
+    "q_res_orders": {"en": "Orders", "zh": "订单"},
+    "q_res_returns": {"en": "Returns and refunds", "zh": "退货退款"},
+    "q_res_cancellations": {"en": "Cancellations", "zh": "取消"},
+    "q_res_affiliate_orders": {"en": "Affiliate orders", "zh": "联盟订单"},
+    "q_res_products": {"en": "Products", "zh": "商品"},
+    "q_res_product_performance": {"en": "Product analytics", "zh": "商品分析"},
+    "q_res_video_performance": {"en": "Video analytics", "zh": "视频分析"},
+    "q_res_live_performance": {"en": "LIVE analytics", "zh": "直播分析"},
+    "q_res_statements": {"en": "Finance statements", "zh": "财务账单"},
+    "q_res_promotions": {"en": "Promotions", "zh": "促销活动"},
+    "q_res_ad_spend": {"en": "Ad spend", "zh": "广告花费"},
+})
+
 def t(key: str, lang: str) -> str:
     """The text for `key` in `lang`."""
     if lang not in LANGS:

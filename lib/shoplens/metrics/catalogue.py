@@ -75,6 +75,37 @@ class Source:
 
 
 @dataclass(frozen=True)
+class AnomalyRule:
+    """How the data-quality signals watch a metric's daily series (method: docs/quality.md).
+
+    A day is flagged when its robust z-score against the trailing `window` days (median; MAD × 1.4826,
+    or mean deviation × 1.2533 when the MAD is 0; the scale floored at `floor` × the median) reaches
+    `threshold`, judged once `min_history` days are known; `zero_alarm` also flags a zero on a metric
+    that was non-zero on at least 90% of those days.
+    """
+
+    threshold: float = 3.5
+    window: int = 28
+    min_history: int = 7
+    zero_alarm: bool = True
+    floor: float = 0.05
+
+    def problems(self) -> list[str]:
+        found = []
+        if not isinstance(self.threshold, int | float) or isinstance(self.threshold, bool) or self.threshold <= 0:
+            found.append(f"threshold {self.threshold!r} must be a positive number")
+        if not isinstance(self.window, int) or isinstance(self.window, bool) or self.window < 1:
+            found.append(f"window {self.window!r} must be a whole number of days, at least 1")
+        elif not isinstance(self.min_history, int) or not 1 <= self.min_history <= self.window:
+            found.append(f"min_history {self.min_history!r} must be between 1 and the window ({self.window})")
+        if not isinstance(self.zero_alarm, bool):
+            found.append(f"zero_alarm {self.zero_alarm!r} must be True or False")
+        if not isinstance(self.floor, int | float) or isinstance(self.floor, bool) or not 0 <= self.floor < 1:
+            found.append(f"floor {self.floor!r} must be a fraction of the median, from 0 up to 1")
+        return found
+
+
+@dataclass(frozen=True)
 class Metric:
     id: str
     label: dict[str, str]
@@ -96,6 +127,8 @@ class Metric:
     terms: tuple[tuple[int, str, str | None], ...] = ()
     #: restrict the dimensions (default: all the source's, or those all parts share)
     dimensions: tuple[str, ...] | None = None
+    #: watched for anomalies by the data-quality signals, with these thresholds (None: not watched)
+    anomaly: AnomalyRule | None = None
 
     @property
     def kind(self) -> str:
@@ -241,7 +274,8 @@ CATALOGUE: tuple[Metric, ...] = (
        "policies.",
        "期间内下单订单的商品金额（扣除商家折扣，不含运费和税）；含后续退款的订单（见净 GMV）；计入哪些订单由 GMV 口径和"
        "已取消订单政策决定。",
-       "money", "money", source="orders", expr="sub_total", agg="sum", policies=_ORDER_POLICIES),
+       "money", "money", source="orders", expr="sub_total", agg="sum", policies=_ORDER_POLICIES,
+       anomaly=AnomalyRule(threshold=4.0)),
     _m("cancelled_gmv", "Cancelled GMV", "已取消订单金额",
        "Product value of the orders placed in the period that were cancelled (on the GMV basis in force).",
        "期间内下单后被取消订单的商品金额（按当前 GMV 口径）。",
@@ -256,7 +290,8 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("orders", "Orders", "订单数",
        "Orders placed in the period (which ones follow the GMV basis and cancelled-orders policies).",
        "期间内下单的订单数（计入哪些由 GMV 口径和已取消订单政策决定）。",
-       "count", "integer", source="orders", expr="row", agg="count", policies=_ORDER_POLICIES),
+       "count", "integer", source="orders", expr="row", agg="count", policies=_ORDER_POLICIES,
+       anomaly=AnomalyRule(threshold=4.0)),
     _m("paid_orders", "Paid orders", "已支付订单数",
        "Orders placed in the period that were paid (cancelled ones per the cancelled-orders policy).",
        "期间内下单且已支付的订单数（已取消订单按政策处理）。",
@@ -297,7 +332,7 @@ CATALOGUE: tuple[Metric, ...] = (
        "Money refunded on completed returns and refunds, dated by the buyer's request (or by the order, per the "
        "refunds policy).", "已完成的退货退款金额，按买家申请日期计（或按政策按下单日期计）。",
        "money", "money", False, source="refunds", expr="refund_total", agg="sum", filters=("done",),
-       policies=("refunds_by",)),
+       policies=("refunds_by",), anomaly=AnomalyRule(threshold=5.0, zero_alarm=False)),
     _m("refund_rate", "Refund rate", "退款率",
        "Refund amount divided by GMV.", "退款金额除以 GMV。",
        "ratio", "percent", False, numerator="refund_amount", denominator="gmv"),
@@ -305,7 +340,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("visitors", "Product page visitors", "商品页访客数",
        "Product page visitors, summed over the shop-local days TikTok reports (a visitor on two days counts "
        "twice).", "商品页访客数，按 TikTok 报告的店铺当地日期相加（同一访客在两天各计一次）。",
-       "count", "integer", source="shop_analytics", expr="visitors", agg="sum"),
+       "count", "integer", source="shop_analytics", expr="visitors", agg="sum", anomaly=AnomalyRule(threshold=4.0)),
     _m("page_views", "Product page views", "商品页浏览量",
        "Product page views, from shop analytics.", "商品页浏览量（店铺分析数据）。",
        "count", "integer", source="shop_analytics", expr="page_views", agg="sum"),
@@ -361,7 +396,7 @@ CATALOGUE: tuple[Metric, ...] = (
     # --- ads and return on investment ---------------------------------------------------------------------
     _m("ad_spend", "Ad spend", "广告花费",
        "Spend in the Marketing API's daily campaign report.", "营销 API 每日广告系列报告中的花费。",
-       "money", "money", False, source="ads", expr="spend", agg="sum"),
+       "money", "money", False, source="ads", expr="spend", agg="sum", anomaly=AnomalyRule(threshold=4.0)),
     _m("ad_gmv", "Ad-attributed GMV", "广告归因 GMV",
        "GMV the ad platform attributes to the campaigns (spend times its reported ROAS).",
        "广告平台归因于广告系列的 GMV（花费乘以其报告的 ROAS）。",
@@ -388,7 +423,7 @@ CATALOGUE: tuple[Metric, ...] = (
     # --- video ---------------------------------------------------------------------------------------------
     _m("video_views", "Video views", "视频播放量",
        "Views of shoppable videos, from video analytics.", "带货视频的播放量（视频分析）。",
-       "count", "integer", source="videos", expr="views", agg="sum"),
+       "count", "integer", source="videos", expr="views", agg="sum", anomaly=AnomalyRule(threshold=4.0)),
     _m("video_clicks", "Video product clicks", "视频商品点击数",
        "Product clicks from videos (views times click-through rate).", "视频中的商品点击数（播放量乘以点击率）。",
        "count", "integer", source="videos", expr="clicks", agg="sum"),
@@ -407,7 +442,8 @@ CATALOGUE: tuple[Metric, ...] = (
        "count", "integer", source="lives", expr="row", agg="count"),
     _m("live_viewers", "LIVE viewers", "直播观看人数",
        "Viewers of the LIVE sessions (summed over sessions).", "直播观看人数（各场相加）。",
-       "count", "integer", source="lives", expr="viewers", agg="sum"),
+       "count", "integer", source="lives", expr="viewers", agg="sum",
+       anomaly=AnomalyRule(threshold=5.0, zero_alarm=False)),
     _m("live_views", "LIVE views", "直播观看次数",
        "Views of the LIVE sessions.", "直播观看次数。",
        "count", "integer", source="lives", expr="views", agg="sum"),
@@ -484,6 +520,14 @@ def _metric_problems(m: Metric, by_id: dict[str, Metric], sources: Mapping[str, 
         bad_dims = [d for d in m.dimensions if d not in DIMENSIONS]
         if bad_dims:
             problems.append(f"{where}: unknown dimension(s) {', '.join(bad_dims)}")
+    if m.anomaly is not None:
+        if not isinstance(m.anomaly, AnomalyRule):
+            problems.append(f"{where}: anomaly must be an AnomalyRule, not {type(m.anomaly).__name__}")
+        else:
+            problems += [f"{where}: anomaly rule: {p}" for p in m.anomaly.problems()]
+            if m.dimensions is not None and not {"shop", "day"} <= set(m.dimensions):
+                problems.append(f"{where}: an anomaly rule needs the metric by shop and day; its dimensions "
+                                f"are {', '.join(m.dimensions)}")
     if m.kind == "measure":
         return problems + _measure_problems(m, where, sources)
     if m.source or m.expr or m.agg:

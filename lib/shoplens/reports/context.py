@@ -312,3 +312,92 @@ class ReportContext:
                         for label, text in glossary(list(dict.fromkeys(metric_ids)), self.lang))
         self.heading("glossary")
         _display_html(f'<dl class="sl-glossary">{items}</dl>')
+
+    # --- data quality (docs/quality.md) --------------------------------------------------------------
+    def quality(self, metrics: list[str] | None = None, *, now: datetime | None = None):
+        """The data-quality section for this report's shop and period: freshness per data source (with a
+        banner when some data ends before the period does), failing syncs, sync gaps, unusual days of the
+        watched metrics (or of `metrics`) and authorization warnings; "no issues found" when clean.
+        Returns the `shoplens.quality.Signals` shown."""
+        from shoplens.quality import quality_signals
+
+        signals = quality_signals(self.warehouse, period=self.period, shop=self.shop_id, metrics=metrics,
+                                  policies=self.policies, now=now)
+        e, t = html.escape, self.t
+        every_shop = self.shop_id is None  # a report over every shop names the shop on each row
+
+        def resource(name: str) -> str:
+            return t(f"q_res_{name}") if f"q_res_{name}" in i18n.TEXT else name
+
+        def when(value) -> str:
+            return t("q_never") if pd.isna(value) else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+        def day(value) -> str:
+            return "–" if pd.isna(value) else value.isoformat()
+
+        def table(key: str, head: list[str], rows: list[tuple[dict, list[str]]]) -> str:
+            heads = ([t("shop")] if every_shop else []) + head
+            body = "".join(
+                "<tr" + "".join(f' data-{k}="{e(str(v))}"' for k, v in attrs.items()) + ">"
+                + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>" for attrs, cells in rows)
+            return (f'<h3 id="sl-{key}">{e(t(key))}</h3><table class="sl-ranked sl-{key}"><thead><tr>'
+                    f'{"".join(f"<th>{e(h)}</th>" for h in heads)}</tr></thead><tbody>{body}</tbody></table>')
+
+        def shop_cell(name) -> list[str]:
+            return [name] if every_shop else []
+
+        def expected(value: float, fmt: str, currency: str | None) -> str:
+            # a median of whole counts can fall between two of them
+            return f"{value:,.1f}" if fmt == "integer" and value != int(value) else format_value(value, fmt, currency)
+
+        parts = []
+        fresh_rows = []
+        for r in signals.freshness.itertuples():
+            status = "q_failing" if r.last_status != "ok" else ("q_stale" if r.stale else "q_ok")
+            fresh_rows.append(({"shop": r.shop_id, "resource": r.resource, "status": status.removeprefix("q_")},
+                               shop_cell(r.shop) + [resource(r.resource), when(r.last_ok),
+                                                    day(r.covered_until), day(r.latest_available),
+                                                    t(status)]))
+        parts.append(table("q_freshness", [t("q_resource"), t("q_last_ok"), t("q_covered_until"),
+                                           t("q_latest_available"), t("q_status")], fresh_rows))
+        if len(signals.stale):
+            listed = ", ".join((f"{r.shop}: " if every_shop else "") + resource(r.resource)
+                               + ("" if pd.isna(r.covered_until) else f" ({r.covered_until})")
+                               for r in signals.stale.itertuples())
+            parts.append(f'<p class="sl-banner" role="alert">{e(t("q_stale_banner"))} {e(listed)}</p>')
+        for r in signals.authorization.itertuples():
+            expires = "" if pd.isna(r.expires_at) else f" {t('q_expires')}: {when(r.expires_at)}."
+            parts.append(f'<p class="sl-banner sl-auth" role="alert" data-shop="{e(r.shop_id)}" '
+                         f'data-kind="{e(r.kind)}"><strong>{e(t("q_authorization"))} · {e(r.shop)} ({e(r.shop_id)})'
+                         f'</strong> {e(t("q_" + r.kind))}{e(expires)}</p>')
+        if len(signals.failures):
+            parts.append(table("q_failures", [t("q_resource"), t("q_failed_runs"), t("q_failing_since"),
+                                              t("q_last_ok"), t("q_error")],
+                               [({"shop": r.shop_id, "resource": r.resource}, shop_cell(r.shop) + [
+                                   resource(r.resource), r.failed_runs, when(r.failing_since), when(r.last_ok),
+                                   (r.error or "")[:300]]) for r in signals.failures.itertuples()]))
+        if len(signals.gaps):
+            parts.append(table("q_gaps", [t("q_resource"), t("day")],
+                               [({"shop": r.shop_id, "resource": r.resource, "day": r.day}, shop_cell(r.shop) + [
+                                   resource(r.resource), day(r.day)]) for r in signals.gaps.itertuples()]))
+        if len(signals.anomalies):
+            catalogue = default_catalogue()
+            rows = []
+            for r in signals.anomalies.itertuples():
+                m = catalogue.get(r.metric)
+                money = r.currency if m.unit == "money" else None
+                change = "–" if r.change is None or r.change != r.change else (
+                    ("+" if r.change > 0 else "") + format_value(r.change, "percent"))
+                rows.append(({"shop": r.shop_id, "metric": r.metric, "day": r.day, "kind": r.kind,
+                              "deviation": round(r.deviation, 2)},
+                             shop_cell(r.shop) + [m.label[self.lang], day(r.day), t("q_" + r.kind),
+                                                  format_value(r.value, m.format, money),
+                                                  expected(r.expected, m.format, money),
+                                                  f"{r.deviation:+.1f}", change]))
+            parts.append(table("q_anomalies", [t("metric"), t("day"), t("q_kind"), t("value"), t("q_expected"),
+                                               t("q_deviation"), t("change")], rows))
+        if signals.clean:
+            parts.append(f'<p class="sl-ok">{e(t("q_no_issues"))}</p>')
+        self.heading("q_title")
+        _display_html(f'<section class="sl-quality" data-issues="{signals.issues}">{"".join(parts)}</section>')
+        return signals

@@ -21,12 +21,13 @@ import httpx
 from shoplens.aio import run_coroutine
 from shoplens.config import Settings
 from shoplens.errors import ShoplensError, SyncError
+from shoplens.sync.authorizations import record_authorization
 from shoplens.sync.archive import RawArchive
 from shoplens.sync.lock import SyncLock
 from shoplens.sync.mapping import SHOP_COLUMNS, shop_row
 from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads
 from shoplens.sync.state import Cursor, read_cursor, write_cursor
-from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSource, TokenStore, time_window
+from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSet, TokenSource, TokenStore, time_window
 from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
 from shoplens.warehouse import Warehouse
@@ -353,9 +354,15 @@ async def _sync_authorization(run: _Run, tokens: TokenSource, limiter: RateLimit
         run.clock_from_server = True
     run.archive.append(shop_id="_shops", resource="shops", run_id=run.summary.run_id, seq=next(run.seq), params=None,
                        body=None, tag=None, data=page.data, window_end=None, final=True)
+    held = getattr(tokens, "tokens", None)  # stored tokens know their expiries; a static token does not
+
     def store_shops() -> None:
         with run.warehouse.transaction():
             run.warehouse.upsert("shops", [shop_row(s) for s in page.items], SHOP_COLUMNS)
+            if isinstance(held, TokenSet):  # expiries only, for the reports' data-quality section
+                record_authorization(run.warehouse, [shop_row(s)["shop_id"] for s in page.items],
+                                     open_id=held.open_id, access_expires_at=held.access_token_expire_in,
+                                     refresh_expires_at=held.refresh_token_expire_in)
 
     await run.write(store_shops)
     refs = []
