@@ -52,7 +52,7 @@ def test_report_opens_offline_with_charts_drawn_and_exact_gmv(batch, browser):
                       for cell in executed["cells"] for out in cell.get("outputs", []))
         assert figures >= 4 and page.locator(".plotly-graph-div").count() == figures  # every chart made it
         assert page.locator(".plotly-graph-div .bars path").count() > 0  # the bars really drew
-        cell = page.locator('tr[data-metric="gmv"]')
+        cell = page.locator('table.sl-kpis tr[data-metric="gmv"]')
         assert Decimal(cell.get_attribute("data-value")) == expected_gmv(sandbox, shop_id, PERIOD)
         shown = cell.locator("td").first.inner_text()
         assert re.sub(r"[^\d.]", "", shown) == f"{expected_gmv(sandbox, shop_id, PERIOD):.2f}"

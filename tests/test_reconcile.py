@@ -5,6 +5,7 @@ sandbox's own business objects, not from shoplens."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,19 @@ def test_reconciliation_shows_exactly_the_orders_and_amounts_that_differ(workspa
             r["export_refunds"]) for r in result.orders.to_dict("records")]
     assert got == expected_orders
     assert stored_orders == expected_orders
+
+    # the shop report's reconciliation section shows exactly those orders, and the days they fall on
+    done = shoplens(["reports", "run", "--report", "shop_report", "--shop", shop.id, "--since", str(SINCE),
+                     "--until", str(UNTIL), "--to", "html"], home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = next((home / "reports").rglob(f"{shop.id}.html")).read_text(encoding="utf-8")
+    section = page[page.index("sl-recon-days"):]
+    rows = [dict(re.findall(r'data-([\w-]+)="([^"]*)"', attrs)) for attrs in re.findall(r"<tr ([^>]*data-order[^>]*)>", section)]
+    shown_orders = sorted((row["order"], row["difference"]) for row in rows)
+    assert shown_orders == sorted((r[0], r[2]) for r in expected_orders)
+    shown_days = re.findall(r'<tr data-day="([\d-]+)">', section)
+    assert shown_days == sorted({str(r[1]) for r in expected_orders})
+    assert "4 order(s) differ: 1 only in the API, 1 only in the export, 2 with different amounts." in page
 
 
 def test_a_reconciliation_replaces_the_days_it_covers(workspace):

@@ -89,6 +89,24 @@ TEXT: dict[str, dict[str, str]] = {
 
 #: the data-quality section (`ReportContext.quality`, docs/quality.md)
 TEXT.update({
+    "reconciliation": {"en": "API vs Seller Center export", "zh": "API 与 Seller Center 导出对账"},
+    "recon_none": {"en": "No Seller Center export covers this period. Import one (`shoplens import FILE --shop "
+                         "ID`) to check the API's numbers against it.",
+                   "zh": "本期间没有导入 Seller Center 导出文件。导入后（`shoplens import FILE --shop ID`）即可与 API 数据对账。"},
+    "recon_agree": {"en": "The API and the export agree on every order of the period.",
+                    "zh": "本期间每笔订单的 API 数据与导出文件一致。"},
+    "recon_summary": {"en": "{orders} order(s) differ: {only_api} only in the API, {only_export} only in the export, "
+                            "{amounts} with different amounts.",
+                      "zh": "{orders} 笔订单不一致：仅 API 有 {only_api} 笔，仅导出文件有 {only_export} 笔，金额不同 {amounts} 笔。"},
+    "recon_api": {"en": "API", "zh": "API"},
+    "recon_export": {"en": "Export", "zh": "导出"},
+    "recon_order": {"en": "Order", "zh": "订单"},
+    "recon_difference": {"en": "Difference", "zh": "差异"},
+    "recon_only_api": {"en": "only in the API", "zh": "仅 API 有"},
+    "recon_only_export": {"en": "only in the export", "zh": "仅导出文件有"},
+    "recon_amounts": {"en": "amounts differ", "zh": "金额不同"},
+    "recon_more": {"en": "… and {n} more (all of them: `shoplens reconcile`).",
+                   "zh": "……另有 {n} 笔（完整列表：`shoplens reconcile`）。"},
     "q_title": {"en": "Data quality", "zh": "数据质量"},
     "q_freshness": {"en": "Freshness by data source", "zh": "各数据源更新情况"},
     "q_resource": {"en": "Data source", "zh": "数据源"},
@@ -137,6 +155,7 @@ TEXT.update({
     "q_res_promotions": {"en": "Promotions", "zh": "促销活动"},
     "q_res_ad_spend": {"en": "Ad spend", "zh": "广告花费"},
 })
+
 
 def t(key: str, lang: str) -> str:
     """The text for `key` in `lang`."""

@@ -313,6 +313,52 @@ class ReportContext:
         self.heading("glossary")
         _display_html(f'<dl class="sl-glossary">{items}</dl>')
 
+    # --- reconciliation with Seller Center exports (docs/imports.md) ----------------------------------
+    def reconciliation(self, *, limit: int = 20):
+        """The API against imported Seller Center exports for this shop and period: days where they differ
+        (orders, GMV, refunds) and the orders that differ; one line when no export covers the period."""
+        from shoplens.imports.reconcile import reconcile
+
+        self.heading("reconciliation")
+        result = reconcile(self.warehouse, self.shop_id, *self.period)
+        e, t = html.escape, self.t
+        if not result.days["export_orders"].sum():
+            _display_html(f'<p class="sl-empty">{e(t("recon_none"))}</p>')
+            return result
+        kinds = result.orders["difference"].value_counts().to_dict() if len(result.orders) else {}
+        if not kinds:
+            _display_html(f'<p class="sl-ok">{e(t("recon_agree"))}</p>')
+            return result
+        summary = t("recon_summary").format(orders=len(result.orders), only_api=kinds.get("only_api", 0),
+                                             only_export=kinds.get("only_export", 0), amounts=kinds.get("amounts", 0))
+
+        def money(value) -> str:
+            return format_value(value, "money", result.currency)
+
+        differing = result.days[(result.days.only_api + result.days.only_export + result.days.amounts_differ) > 0]
+        head = [t("day"), f'{t("recon_api")} · {self.label("orders")}', f'{t("recon_export")} · {self.label("orders")}',
+                f'{t("recon_api")} · GMV', f'{t("recon_export")} · GMV', f'{t("recon_api")} · {self.label("refund_amount")}',
+                f'{t("recon_export")} · {self.label("refund_amount")}']
+        day_rows = "".join(
+            f'<tr data-day="{r.day}"><td>{r.day}</td><td>{r.api_orders}</td><td>{r.export_orders}</td>'
+            f"<td>{e(money(r.api_gmv))}</td><td>{e(money(r.export_gmv))}</td><td>{e(money(r.api_refunds))}</td>"
+            f"<td>{e(money(r.export_refunds))}</td></tr>" for r in differing.itertuples())
+        order_rows = "".join(
+            f'<tr data-order="{e(r.order_id)}" data-difference="{e(r.difference)}"><td>{e(r.order_id)}</td>'
+            f'<td>{r.day}</td><td>{e(t("recon_" + r.difference))}</td><td>{e(money(r.api_gmv))}</td>'
+            f"<td>{e(money(r.export_gmv))}</td><td>{e(money(r.api_refunds))}</td><td>{e(money(r.export_refunds))}</td></tr>"
+            for r in result.orders.head(limit).itertuples())
+        more = (f'<p class="sl-empty">{e(t("recon_more").format(n=len(result.orders) - limit))}</p>'
+                if len(result.orders) > limit else "")
+        order_head = [t("recon_order"), t("day"), t("recon_difference")] + head[3:]
+        _display_html(
+            f'<p class="sl-banner" role="alert">{e(summary)}</p>'
+            f'<table class="sl-ranked sl-recon-days"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr>'
+            f"</thead><tbody>{day_rows}</tbody></table>"
+            f'<table class="sl-ranked sl-recon-orders"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in order_head)}'
+            f"</tr></thead><tbody>{order_rows}</tbody></table>{more}")
+        return result
+
     # --- data quality (docs/quality.md) --------------------------------------------------------------
     def quality(self, metrics: list[str] | None = None, *, now: datetime | None = None):
         """The data-quality section for this report's shop and period: freshness per data source (with a
