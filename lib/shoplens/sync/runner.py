@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shoplens.aio import run_coroutine
-from shoplens.config import Settings
+from shoplens.config import Settings, warehouse_path
 from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.authorizations import record_authorization
 from shoplens.sync.archive import RawArchive
@@ -31,7 +31,7 @@ from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSet,
 from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
 from shoplens.warehouse import Warehouse
-from shoplens.warehouse.publish import publish, working_path
+from shoplens.warehouse.publish import carry_over, publish, working_path
 
 #: refresh an access token this long before it expires
 REFRESH_MARGIN_S = 3600
@@ -435,6 +435,7 @@ def replay(settings: Settings) -> int:
                     key = (record["run_id"], record["shop_id"], record["resource"])
                     seen = runs.setdefault(key, [record["fetched_at"], record["fetched_at"], 0])
                     seen[1], seen[2] = record["fetched_at"], seen[2] + 1
+            carry_over(warehouse, warehouse_path(home))  # what no sync writes: reference data, imports, links
             # the archive knows which runs fetched what, and when: enough for freshness
             with warehouse.transaction() as con:
                 for (run_id, shop_id, resource), (first, last, count) in runs.items():

@@ -32,3 +32,31 @@ def publish(home: Path) -> Path:
         os.fsync(handle.fileno())
     os.replace(tmp, target)
     return target
+
+
+def carry_over(warehouse, published: Path) -> list[str]:
+    """Copy into `warehouse` (a fresh working copy being rebuilt from the raw archive) everything the
+    archive cannot give back from the `published` warehouse: CARRIED_TABLES, and orders that exports
+    filled in where the API has none. Returns the tables copied. Run inside the rebuild's lock."""
+    from shoplens.warehouse.schema import CARRIED_TABLES
+
+    if not published.exists():
+        return []
+    con = warehouse.con
+    con.execute("ATTACH ? AS published (READ_ONLY)", [str(published)])
+    try:
+        present = {row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'published'").fetchall()}
+        copied = [table for table in CARRIED_TABLES if table in present]
+        with warehouse.transaction():
+            for table in copied:
+                con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM published.{table}")
+            if "orders" in present:  # export-filled orders: only where the API (the archive) has none
+                con.execute("""INSERT INTO orders BY NAME SELECT * FROM published.orders
+                               WHERE source LIKE 'export:%' AND order_id NOT IN (SELECT order_id FROM orders)""")
+                con.execute("""INSERT INTO order_line_items BY NAME SELECT li.* FROM published.order_line_items li
+                               JOIN published.orders o USING (order_id) WHERE o.source LIKE 'export:%'
+                               AND li.order_id NOT IN (SELECT order_id FROM order_line_items)""")
+        return copied
+    finally:
+        con.execute("DETACH published")

@@ -562,3 +562,7 @@ IMPORTED_TABLES = {
     "export_files": ("shop_id", "sha256"),
 }
 TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES | IMPORTED_TABLES
+#: what no sync writes and a replay from the raw archive must therefore keep: reference data, imports and
+#: their reconciliation, the tracking-link registry and its clicks, the authorization record
+CARRIED_TABLES = (*REFERENCE_TABLES, *IMPORTED_TABLES, "reconciliation_days", "reconciliation_orders", "links",
+                  "link_clicks", "link_click_files", "shop_authorizations")
