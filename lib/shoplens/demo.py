@@ -1,8 +1,8 @@
 """`make demo`: the whole pipeline against the local sandbox, start to finish.
 
 Starts the sandbox on a free loopback port, authorizes through its consent page, syncs every shop,
-runs and renders every report, stops the sandbox. The sandbox's tokens stay in memory: the demo
-never writes credentials to the workspace.
+stops the sandbox, adds demo tracking links with the sandbox's clicks on them, runs and renders every
+report. The sandbox's tokens stay in memory: the demo never writes credentials to the workspace.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import httpx
 from shoplens.config import Settings, warehouse_path
 from shoplens.reports.batch import BatchResult, plan_reports, run_batch
 from shoplens.render import Rendering, choose_renderer, write_index
-from shoplens.sandbox import SandboxServer, make_sandbox
+from shoplens.sandbox import Business, SandboxServer, make_sandbox
 from shoplens.sandbox.app import FX_PATH
 from shoplens.sync import Observer, SyncOptions, SyncSummary, raise_if_failed, run_sync
 from shoplens.tiktok import StaticToken, TokenSet, consent_url, exchange_auth_code
@@ -74,6 +74,22 @@ def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str],
     return summary
 
 
+def load_sandbox_clicks(business: Business, home: Path, *, say: Callable[[str], None] = lambda line: None) -> int:
+    """The sandbox's demo tracking links for every shop and their generated clicks, imported like a click
+    CSV (docs/attribution.md), so the attribution reports have paths; running it again adds nothing.
+    Returns the number of clicks new to the warehouse."""
+    from shoplens.links.load import load_click_csv
+    from shoplens.links.registry import LinkSpec, create_link, link_base
+    from shoplens.sandbox.clicks import clicks_csv, demo_links, generate_clicks
+
+    with workspace_writer(home) as warehouse:
+        links = [create_link(warehouse, LinkSpec(**spec), base=link_base())[0]
+                 for shop in business.shops for spec in demo_links(business, shop.id)]
+        result = load_click_csv(warehouse, clicks_csv(generate_clicks(business, links)), "sandbox-clicks.csv")
+    say(f"tracking links: {len(links)}; {result.inserted} sandbox clicks loaded")
+    return result.inserted
+
+
 def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int = 30,
              period: tuple[date, date] = DEMO_PERIOD, langs: tuple[str, ...] = ("en", "zh"),
              reports: list[str] | None = None, rendering: Rendering | None = None, say: Callable[[str], None] = print) -> DemoResult:
@@ -83,6 +99,7 @@ def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int 
     with SandboxServer(sandbox) as server:
         say(f"sandbox: {shops} shops (seed {seed}) at {server.url}")
         summary = sync_from_sandbox(server, home, say=say)
+    load_sandbox_clicks(sandbox.business, home, say=say)
     reports_dir = home / "reports"
     with Warehouse(warehouse_path(home), read_only=True) as warehouse:
         jobs = plan_reports(warehouse, reports_dir, period, reports=reports, langs=langs)

@@ -19,7 +19,8 @@
     │   └── MetricDefinitionError   the catalogue itself is invalid (carries every problem at once)
     ├── ReportError                 a notebook failed: notebook, cell index and exception name
     ├── RenderError                 a renderer failed: exit code and the tail of its stderr
-    └── LinkError                   a tracking link, its UTM values, the click log or a click import is wrong
+    ├── LinkError                   a tracking link, its UTM values, the click log or a click import is wrong
+    └── AttributionError            an attribution model, look-back window or half-life is not usable
 
 Errors from libraries underneath (httpx, duckdb, papermill) are translated where they are caught,
 with `raise ... from exc`. A message names the offending value and the option or file that fixes it.
@@ -163,3 +164,7 @@ class RenderError(ShoplensError):
 
 class LinkError(ShoplensError):
     """A tracking link was refused (target, UTM value, shop) or clicks could not be logged or loaded."""
+
+
+class AttributionError(ShoplensError):
+    """An attribution setting was refused: unknown model, a window or half-life that is not a positive number."""

@@ -157,6 +157,92 @@ TEXT.update({
 })
 
 
+#: the attribution report (`notebooks/attribution.ipynb`, docs/attribution.md)
+TEXT.update({
+    "attribution": {"en": "Attribution report", "zh": "归因分析报告"},
+    "attr_summary": {"en": "Tracked clicks and the orders they led to", "zh": "追踪点击及其带来的订单"},
+    "attr_no_clicks": {"en": "No tracked clicks in this period: no order of this shop followed a click on one of "
+                             "its tracking links within the look-back window.",
+                       "zh": "本期间没有追踪点击：本店铺没有订单在回溯窗口内跟随其追踪链接的点击。"},
+    "attr_lookback": {"en": "Look-back window", "zh": "回溯窗口"},
+    "attr_half_life": {"en": "Time-decay half-life", "zh": "时间衰减半衰期"},
+    "attr_days": {"en": "{n} days", "zh": "{n} 天"},
+    "attr_clicks": {"en": "Tracked clicks by people", "zh": "真人追踪点击数"},
+    "attr_bot_clicks": {"en": "Bot clicks (not counted)", "zh": "机器人点击（不计入）"},
+    "attr_links_clicked": {"en": "Links clicked", "zh": "被点击的链接数"},
+    "attr_visitors": {"en": "Visitors who clicked", "zh": "点击访客数"},
+    "attr_orders": {"en": "Orders with a tracked touch / all orders", "zh": "有追踪触点的订单 / 全部订单"},
+    "attr_gmv": {"en": "Attributed GMV (orders with a touch in the window)", "zh": "可归因 GMV（窗口内有触点的订单）"},
+    "attr_share": {"en": "Share of the shop's GMV", "zh": "占店铺 GMV 比例"},
+    "attr_refunded": {"en": "Refunded on those orders (credit stays gross)", "zh": "这些订单的退款（归因金额不扣除）"},
+    "attr_by_creator": {"en": "Credit by creator, each model and TikTok", "zh": "按达人的归因：各模型与 TikTok 平台"},
+    "attr_by_link": {"en": "Credit by link", "zh": "按链接的归因"},
+    "attr_by_campaign": {"en": "Credit by campaign", "zh": "按活动的归因"},
+    "attr_by_channel": {"en": "Credit by channel", "zh": "按渠道的归因"},
+    "attr_link": {"en": "Link", "zh": "链接"},
+    "attr_amounts_in": {"en": "Amounts in {currency}", "zh": "金额单位：{currency}"},
+    "attr_platform": {"en": "TikTok, same orders", "zh": "TikTok 平台归因（同批订单）"},
+    "attr_platform_all": {"en": "TikTok creator GMV, all orders", "zh": "TikTok 达人带货 GMV（全部订单）"},
+    "attr_own": {"en": "No creator (shop's own)", "zh": "无达人（店铺自有）"},
+    "attr_disagree": {"en": "Where the models disagree most", "zh": "各模型分歧最大之处"},
+    "attr_spread": {"en": "Spread (highest − lowest)", "zh": "差距（最高 − 最低）"},
+    "attr_highest": {"en": "Most under", "zh": "最高的模型"},
+    "attr_lowest": {"en": "Least under", "zh": "最低的模型"},
+    "attr_agree": {"en": "Every model gives every link the same credit: each path has one touch or one link.",
+                   "zh": "各模型给每个链接的归因完全相同：每条路径只有一个触点或一个链接。"},
+    "attr_frequency": {"en": "Touch frequency", "zh": "触点频次"},
+    "attr_touches": {"en": "Touches per converting path", "zh": "每条转化路径的触点数"},
+    "attr_creators_per_path": {"en": "Distinct creators per path", "zh": "每条路径的不同达人数"},
+    "attr_time_to_order": {"en": "Time from first touch to order", "zh": "首次触点到下单的时间"},
+    "attr_bucket": {"en": "Group", "zh": "分组"},
+    "attr_paths": {"en": "Paths", "zh": "路径数"},
+    "attr_path_share": {"en": "Share of paths", "zh": "路径占比"},
+    "attr_median_first": {"en": "Median time from first touch to order", "zh": "首次触点到下单的中位时间"},
+    "attr_median_last": {"en": "Median time from last touch to order", "zh": "末次触点到下单的中位时间"},
+    "attr_hours": {"en": "{n} h", "zh": "{n} 小时"},
+    "attr_lt_1h": {"en": "under 1 hour", "zh": "1 小时内"},
+    "attr_1_24h": {"en": "1 to 24 hours", "zh": "1–24 小时"},
+    "attr_1_3d": {"en": "1 to 3 days", "zh": "1–3 天"},
+    "attr_3_7d": {"en": "3 to 7 days", "zh": "3–7 天"},
+    "attr_over_7d": {"en": "over 7 days", "zh": "7 天以上"},
+    "attr_models": {"en": "How credit is given", "zh": "归因规则说明"},
+    "model_last_click": {"en": "Last click", "zh": "末次点击"},
+    "model_first_click": {"en": "First click", "zh": "首次点击"},
+    "model_linear": {"en": "Linear", "zh": "线性"},
+    "model_time_decay": {"en": "Time decay", "zh": "时间衰减"},
+    "model_position_based": {"en": "Position based", "zh": "位置加权"},
+    "model_last_click_def": {"en": "The last touch before the order gets all of it (LinkStar's default).",
+                             "zh": "下单前的最后一个触点获得全部归因（LinkStar 默认）。"},
+    "model_first_click_def": {"en": "The first touch in the window gets all of it.",
+                              "zh": "窗口内的第一个触点获得全部归因。"},
+    "model_linear_def": {"en": "Every touch gets an equal share.", "zh": "每个触点平均分配。"},
+    "model_time_decay_def": {"en": "A touch one half-life before the latest touch counts half as much as it.",
+                             "zh": "比最后一个触点早一个半衰期的触点，权重为其一半。"},
+    "model_position_based_def": {"en": "40 % to the first touch, 40 % to the last, 20 % shared by those between; "
+                                       "one touch gets 100 %, two get 50 % each.",
+                                 "zh": "首个触点 40%，末个触点 40%，中间触点平分 20%；仅一个触点得 100%，两个触点各得 50%。"},
+    "attr_rule_joins": {"en": "Touches", "zh": "触点"},
+    "attr_rule_joins_def": {"en": "People's clicks (bots left out) on this shop's tracking links that name the order's "
+                                  "buyer, by the click's buyer id or by a visitor id seen with that buyer, in the "
+                                  "look-back window before the order.",
+                            "zh": "本店铺追踪链接上的真人点击（排除机器人），通过点击携带的买家 ID 或与该买家关联的访客 ID "
+                                  "匹配到订单买家，且在下单前的回溯窗口内。"},
+    "attr_rule_value": {"en": "Order value", "zh": "订单金额"},
+    "attr_rule_value_def": {"en": "The order's GMV, gross of refunds: a refunded order keeps its credit.",
+                            "zh": "订单 GMV，不扣除退款：已退款订单保留其归因金额。"},
+    "attr_rule_rounding": {"en": "Rounding", "zh": "舍入规则"},
+    "attr_rule_rounding_def": {"en": "Each touch gets its share rounded down to 0.0001; what is left goes 0.0001 at a "
+                                     "time to the largest remainders, ties to the later touch. Credit adds up to "
+                                     "the order's value exactly.",
+                               "zh": "每个触点的份额向下取整到 0.0001；余下部分按 0.0001 逐份分给余数最大的触点，"
+                                     "余数相同时给更晚的触点。归因合计与订单金额完全一致。"},
+    "attr_rule_platform": {"en": "TikTok", "zh": "TikTok 平台"},
+    "attr_rule_platform_def": {"en": "TikTok credits an affiliate order whole to the creator and content on it; "
+                                     "other orders are the shop's own.",
+                               "zh": "TikTok 将联盟订单整单归于订单上的达人及内容；其他订单归店铺自有。"},
+})
+
+
 def t(key: str, lang: str) -> str:
     """The text for `key` in `lang`."""
     if lang not in LANGS:
