@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from shoplens.aio import run_coroutine
 from shoplens import errors
 from shoplens.demo import authorize_with_sandbox, sandbox_settings
 from shoplens.tiktok import (ApiClient, AsyncApiClient, RateLimiter, RetryPolicy, StoredTokens, TokenStore,
@@ -77,7 +78,7 @@ def test_async_client_syncs_shops_concurrently_with_the_same_results(server, tok
                         for o in page.items]
             return await asyncio.gather(*(one(s) for s in shops))
 
-    concurrent = asyncio.run(fetch_all())
+    concurrent = run_coroutine(fetch_all)  # Playwright's sync API may hold this thread's loop
     for shop, ids in zip(shops, concurrent):
         expected = [o["id"] for p in client.search_orders(shop.cipher) for o in p.items]
         assert ids == expected and ids

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shoplens.aio import run_coroutine
 from shoplens.demo import sync_from_sandbox
 from shoplens.sandbox import SandboxServer
 from shoplens.sync import SyncOptions
@@ -117,7 +118,7 @@ def test_explore_notebook_runs_in_its_lab_kernel(lab):
     session = client.post("/api/sessions", json={"path": "explore.ipynb", "type": "notebook",
                                                  "kernel": {"name": "python3"}}).raise_for_status().json()
     try:
-        results = asyncio.run(run_cells(base, token, session["kernel"]["id"], cells))
+        results = run_coroutine(lambda: run_cells(base, token, session["kernel"]["id"], cells))
     finally:
         client.delete(f"/api/sessions/{session['id']}")
     errors = [out for r in results for out in r["outputs"] if out["type"] == "error"]

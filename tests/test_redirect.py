@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from shoplens.aio import run_coroutine
 from shoplens.config import warehouse_path
 from shoplens.links.classify import IpHasher, load_salt
 from shoplens.links.load import load_click_log
@@ -204,7 +205,7 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_click(tmp_path):
     codes = [add_link(home, f"https://shop.example.com/p/{n}", content=f"video {n}")["code"] for n in range(3)]
     process, url = start_server(home)
     try:
-        acknowledged, failures = asyncio.run(burst(url, codes, process, kill_after=400))
+        acknowledged, failures = run_coroutine(lambda: burst(url, codes, process, kill_after=400))
     finally:
         if process.poll() is None:
             process.kill()
