@@ -196,6 +196,7 @@ def test_index_groups_by_period_report_and_shop_with_pdf_links_and_a_filter(run,
     page, errors, remote = open_offline(browser, home / "reports" / "index.html")
     assert errors == [] and remote == []
     assert page.locator("h2").all_inner_texts() == [f"{PERIOD[0]} – {PERIOD[1]}"]
+    assert "Noto Sans" in page.evaluate("getComputedStyle(document.body).fontFamily")  # the house CSS, intact
     assert sorted(page.locator("h3").all_inner_texts()) == sorted(t(r, "en") for r in REPORTS)
     shop = sandbox.business.shops[0]
     assert page.locator("tr.sl-shop").first.inner_text().strip() == f"{shop.name} ({shop.id})"
