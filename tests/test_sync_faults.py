@@ -74,7 +74,7 @@ def test_a_token_expiring_mid_run_is_refreshed_and_the_result_matches(running, c
     finally:
         expired = running.sandbox.faults.injected.get("expire", 0)
         running.sandbox.faults = Faults()
-    assert summary.ok and expired >= 1
+    assert summary.ok and expired >= 1, [(r.shop_id, r.resource, str(r.error)) for r in summary.results if r.error]
     assert content_hashes(warehouse(tmp_path)) == clean
 
 
