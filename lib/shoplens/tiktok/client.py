@@ -59,7 +59,7 @@ class TokenSource(Protocol):
 
     def current(self) -> str: ...
 
-    def refresh(self) -> str: ...
+    def refresh(self, stale: str | None = None) -> str: ...
 
 
 class StaticToken:
@@ -73,7 +73,7 @@ class StaticToken:
     def current(self) -> str:
         return self._token
 
-    def refresh(self) -> str:
+    def refresh(self, stale: str | None = None) -> str:
         raise errors.AuthExpired("the access token has expired and this client cannot refresh it: "
                                  "run `shoplens auth refresh`")
 
@@ -116,9 +116,18 @@ class _Requests:
         content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         return query, content
 
-    def _on_failure(self, exc: errors.ApiError, attempt: int, refreshed: bool) -> tuple[str, float]:
-        """("refresh", 0), ("retry", delay) or ("raise", 0) for a failed attempt."""
+    def _token_sent(self) -> str | None:
+        return self._tokens.current() if self._tokens is not None else None
+
+    def _on_failure(self, exc: errors.ApiError, attempt: int, refreshed: bool,
+                    sent: str | None = None) -> tuple[str, float]:
+        """("refresh", 0), ("retry", delay) or ("raise", 0) for a failed attempt. `sent` is the access
+        token the attempt carried: when a concurrent request has refreshed it meanwhile, the old token
+        is expired or already invalid (a refresh retires it), and the attempt is simply sent again."""
         can_refresh = self._tokens is not None and getattr(self._tokens, "refreshable", True)
+        if (can_refresh and not refreshed and sent is not None and sent != self._tokens.current()
+                and isinstance(exc, (errors.AuthExpired, errors.InvalidCredentials))):
+            return "refresh", 0.0  # refresh(stale=sent) returns the newer token without a new refresh
         if isinstance(exc, errors.AuthExpired) and not refreshed and can_refresh:
             return "refresh", 0.0
         if isinstance(exc, errors.TransientApiError) and attempt + 1 < self._retry.max_attempts:
@@ -167,6 +176,7 @@ class ApiClient(_Requests):
             if self._limiter is not None:
                 self._limiter.acquire((shop_cipher or "", path), self._sleep)
             self.requests += 1
+            sent = self._token_sent()
             try:
                 try:
                     response = self._http.request(method, path, params=query, content=content)
@@ -176,11 +186,11 @@ class ApiClient(_Requests):
                 self._note_server_time(response)
                 return data
             except errors.ApiError as exc:
-                action, delay = self._on_failure(exc, attempt, refreshed)
+                action, delay = self._on_failure(exc, attempt, refreshed, sent)
                 if action == "raise":
                     raise
                 if action == "refresh":
-                    self._tokens.refresh()
+                    self._tokens.refresh(stale=sent)
                     refreshed = True
                     continue
                 attempt += 1
@@ -243,6 +253,7 @@ class AsyncApiClient(_Requests):
             if self._limiter is not None:
                 await self._limiter.acquire_async((shop_cipher or "", path))
             self.requests += 1
+            sent = self._token_sent()
             try:
                 try:
                     response = await self._http.request(method, path, params=query, content=content)
@@ -252,11 +263,11 @@ class AsyncApiClient(_Requests):
                 self._note_server_time(response)
                 return data
             except errors.ApiError as exc:
-                action, delay = self._on_failure(exc, attempt, refreshed)
+                action, delay = self._on_failure(exc, attempt, refreshed, sent)
                 if action == "raise":
                     raise
                 if action == "refresh":
-                    await asyncio.to_thread(self._tokens.refresh)
+                    await asyncio.to_thread(self._tokens.refresh, stale=sent)
                     refreshed = True
                     continue
                 attempt += 1
