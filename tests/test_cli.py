@@ -74,6 +74,36 @@ def test_demo_runs_the_whole_pipeline_in_a_fresh_workspace(tmp_path):
     assert not (tmp_path / ".shoplens").exists()
 
 
+def test_demo_without_chromium_keeps_every_html_report_and_says_why_once(tmp_path):
+    """A fresh machine with no Chromium (none at SHOPLENS_CHROMIUM, none on PATH): every report's HTML is
+    made and linked from the index, the PDF problem is said once, and the exit code is 3 (docs/cli.md)."""
+    missing = tmp_path / "no-such-chromium"
+    done = run(["demo", "--shops", "1", "--orders-per-day", "4", "--lang", "en", "--to", "html,pdf"], tmp_path,
+               SHOPLENS_CHROMIUM=str(missing), PATH=str(Path(SHOPLENS).parent))
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output and "error:" not in output
+    reason = f"no Chromium found at {missing}"
+    assert output.count(reason) == 1, output  # once, in the summary, not once per report
+    import json
+
+    manifest = json.loads(max((tmp_path / "reports" / "runs").glob("*.json")).read_text(encoding="utf-8"))
+    entries = manifest["reports"]
+    assert len(entries) >= 6 and {e["report"] for e in entries} >= {"shop_report", "kpi_scorecard", "live_recap"}
+    assert f"PDF not made for {len(entries)} of {len(entries)} reports: {reason}" in output.replace("\n", "")
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    for entry in entries:
+        assert entry["status"] == "ok" and set(entry["outputs"]) == {"html"}, entry
+        assert entry["missing"]["pdf"].startswith(reason), entry
+        assert (tmp_path / "reports" / entry["outputs"]["html"]).is_file()
+        assert f'href="{entry["outputs"]["html"]}"' in index
+    assert f"PDF not made for {len(entries)} report(s) listed here: {reason}" in index
+    assert "Failures" not in index
+    leftovers = [p for p in (tmp_path / "reports").rglob("*") if p.suffix in (".pdf", ".tmp")]
+    assert leftovers == []
+    assert str(tmp_path / "reports" / "index.html") in output.replace("\n", "")
+
+
 def test_auth_status_warns_near_expiry_and_auth_refresh_renews(server, tokens, tmp_path):
     from dataclasses import replace
 

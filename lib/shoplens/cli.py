@@ -254,6 +254,7 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
                 ) -> None:
     """Run the report catalogue (templates/reports.toml) for a period, render every report, rebuild the index."""
     from shoplens.i18n import t
+    from shoplens.demo import outcome_line
     from shoplens.render import Rendering, choose_renderer, parse_formats, write_index
     from shoplens.reports.batch import iso_week, plan_reports, run_batch
     from shoplens.warehouse import Warehouse
@@ -275,15 +276,25 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
     with rendering:
         batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=rendering,
                           workers=workers, executor=executor, scheduler=scheduler,
-                          on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
-                                                          + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
+                          on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {outcome_line(o)}",
+                                                          markup=False, highlight=False))
     index = write_index(settings.reports_dir)
-    console.print(f"index: {index}")
+    _finish_batch(batch, index)
+
+
+def _finish_batch(batch, index: Path) -> None:
+    """The run's summary, said once; exit 1 when a report failed, 3 when every report was made but a
+    format was not (HTML without PDF: docs/cli.md, "Exit codes")."""
+    for o in batch.failures:
+        err.print(f"failed: {o.job.report_id} {o.job.slug}: cell {o.error.cell_index}: {o.error.exception}: "
+                  f"{escape(str(o.error))}", soft_wrap=True, highlight=False)
+    for line in batch.summary():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"Open the reports: {index}", markup=False, highlight=False, soft_wrap=True)
     if batch.failures:
-        for o in batch.failures:
-            err.print(f"failed: {o.job.report_id} {o.job.slug}: cell {o.error.cell_index}: {o.error.exception}: "
-                      f"{escape(str(o.error))}", soft_wrap=True, highlight=False)
         raise ShoplensError(f"{len(batch.failures)} of {len(batch.outcomes)} reports failed; see {index}")
+    if batch.exit_code:
+        raise SystemExit(batch.exit_code)
 
 
 def _period(warehouse, since: date | None, until: date | None) -> tuple[date, date]:
@@ -488,9 +499,7 @@ def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
         result = run_demo(settings.home, seed=seed, shops=shops, orders_per_day=orders_per_day, reports=report or None,
                           langs=tuple(lang or ("en", "zh")), rendering=rendering,
                           say=lambda line: console.print(line, markup=False, highlight=False))
-    if result.batch.failures:
-        raise ShoplensError(f"{len(result.batch.failures)} report(s) failed; see {result.index}")
-    console.print(f"\nOpen the reports: {result.index}")
+    _finish_batch(result.batch, result.index)
 
 
 def main() -> None:

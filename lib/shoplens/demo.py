@@ -107,7 +107,14 @@ def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int 
     with rendering or Rendering(choose_renderer()) as render:
         say(f"rendering with {render.renderer.label} to {', '.join(render.formats)}")
         batch = run_batch(jobs, home=home, reports_dir=reports_dir, render=render,
-                          on_done=lambda o: say(f"report {o.job.report_id} {o.job.slug}: {o.status} in "
-                                                f"{o.seconds:.1f}s" + (f" — {o.error}" if o.error else "")))
+                          on_done=lambda o: say(f"report {o.job.report_id} {o.job.slug}: {outcome_line(o)}"))
     index = write_index(reports_dir)
     return DemoResult(summary, batch, index)
+
+
+def outcome_line(outcome) -> str:
+    """One report's progress line: "ok in 1.2s", "ok in 1.2s, HTML only", "failed in 0.8s — why"."""
+    line = f"{outcome.status} in {outcome.seconds:.1f}s"
+    if outcome.missing:  # why is said once, in the run's summary
+        line += ", " + " and ".join(kind.upper() for kind in outcome.outputs) + " only"
+    return line + (f" — {outcome.error}" if outcome.error else "")

@@ -19,6 +19,7 @@
     │   └── MetricDefinitionError   the catalogue itself is invalid (carries every problem at once)
     ├── ReportError                 a notebook failed: notebook, cell index and exception name
     ├── RenderError                 a renderer failed: exit code and the tail of its stderr
+    │   └── OutputsMissing          some formats were made, others could not be (e.g. PDFs without Chromium)
     ├── LinkError                   a tracking link, its UTM values, the click log or a click import is wrong
     └── AttributionError            an attribution model, look-back window or half-life is not usable
 
@@ -160,6 +161,19 @@ class RenderError(ShoplensError):
         extra = f" (exit code {exit_code})" if exit_code is not None else ""
         tail = f"\n{stderr_tail}" if stderr_tail else ""
         super().__init__(f"{message}{extra}{tail}")
+
+
+class OutputsMissing(RenderError):
+    """A report was rendered in part: `outputs` were made (its HTML), `missing` maps each format that
+    could not be made to why (e.g. {"pdf": "no Chromium found: ..."}). The report itself is fine."""
+
+    def __init__(self, outputs: dict, missing: dict[str, str]) -> None:
+        self.outputs = outputs
+        self.missing = missing
+        super().__init__("; ".join(f"{kind.upper()} not made: {reason}" for kind, reason in missing.items()))
+
+    def __reduce__(self):  # survives pickling (a Dask worker hands it back)
+        return (type(self), (self.outputs, self.missing))
 
 
 class LinkError(ShoplensError):

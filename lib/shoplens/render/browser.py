@@ -17,8 +17,8 @@ def chromium_executable() -> str:
     """SHOPLENS_CHROMIUM, else `chromium` on PATH; a RenderError says how to install it."""
     candidate = os.environ.get("SHOPLENS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(candidate).exists():
-        raise RenderError("no Chromium found: `apt-get install -y chromium` (or set SHOPLENS_CHROMIUM); "
-                          "`make test` installs it when missing")
+        raise RenderError(f"no Chromium found at {candidate}: install it with `sudo apt-get install -y chromium` "
+                          "(`make system-deps` does) or set SHOPLENS_CHROMIUM to a Chromium or Chrome binary")
     return candidate
 
 

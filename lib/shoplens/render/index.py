@@ -24,35 +24,65 @@ def _load_runs(reports_dir: Path) -> list[dict]:
     return runs
 
 
-def _shop_label(item: dict) -> str:
-    shop_id = item.get("parameters", {}).get("shop_id")
+def _shop_key(entry: dict) -> str:
+    """The shop a report belongs to: its shop id, or "" for a report over every shop."""
+    return entry.get("parameters", {}).get("shop_id") or ""
+
+
+def _latest_names(runs: list[dict]) -> dict[str, str]:
+    """Each shop id's name as the newest run knew it (a shop renamed between runs is one shop)."""
+    names: dict[str, str] = {}
+    for run in sorted(runs, key=lambda r: r["run_id"]):
+        for entry in run["reports"]:
+            if _shop_key(entry) and entry.get("shop_name"):
+                names[_shop_key(entry)] = entry["shop_name"]
+    return names
+
+
+def _shop_label(shop_id: str, names: dict[str, str]) -> str:
     if not shop_id:
         return "All shops"
-    name = item.get("shop_name") or ""
-    return f"{name} ({shop_id})" if name else shop_id
+    return f"{names[shop_id]} ({shop_id})" if names.get(shop_id) else shop_id
 
 
 def group_reports(runs: list[dict]) -> tuple[list, list[dict], int]:
     """(period, [(report label, [(shop label, [entries])])]) newest period first, the failures, and
-    the number of reports. A report made again in a later run replaces the earlier one in the groups."""
+    the number of reports. Shops are grouped by id and labelled with their latest name; a report made
+    again in a later run replaces the earlier one in the groups."""
     groups: dict[str, dict[str, dict[str, dict[str, dict]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
-    failures, total = [], 0
+    failures, total, names = [], 0, _latest_names(runs)
     for run in sorted(runs, key=lambda r: r["run_id"]):
         for entry in run["reports"]:
             total += 1
             params = entry.get("parameters", {})
-            item = dict(entry, run_id=run["run_id"], shop=_shop_label(entry), lang=params.get("lang", "en"))
+            item = dict(entry, run_id=run["run_id"], shop=_shop_label(_shop_key(entry), names),
+                        lang=params.get("lang", "en"), missing=entry.get("missing") or {})
             if entry["status"] != "ok":
                 failures.append(item)
                 continue
             report = TEXT.get(entry["report"], {}).get("en", entry["report"])
-            groups[" – ".join(entry["period"])][report][item["shop"]][entry["slug"]] = item
-    ordered = [(period, [(report, [(shop, sorted(by_slug.values(), key=lambda e: (e["title"], e["lang"])))
-                                   for shop, by_slug in sorted(by_shop.items())])
+            groups[" – ".join(entry["period"])][report][_shop_key(entry)][entry["slug"]] = item
+    ordered = [(period, [(report, [(_shop_label(shop_id, names),
+                                    sorted(by_slug.values(), key=lambda e: (e["title"], e["lang"])))
+                                   for shop_id, by_slug in sorted(by_shop.items(),
+                                                                  key=lambda kv: (kv[0] != "", _shop_label(kv[0], names)))])
                          for report, by_shop in sorted(by_report.items())])
                for period, by_report in sorted(groups.items(), reverse=True)]
     failures.sort(key=lambda f: f["run_id"], reverse=True)
     return ordered, failures, total
+
+
+def missing_outputs(groups: list) -> list[tuple[str, str, int]]:
+    """(format, reason, how many reports) for every output that could not be made, among the reports
+    the index lists: what the page says once at the top."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for _, by_report in groups:
+        for _, by_shop in by_report:
+            for _, entries in by_shop:
+                for entry in entries:
+                    for kind, reason in entry["missing"].items():
+                        counts[(kind, reason)] += 1
+    return [(kind, reason, n) for (kind, reason), n in sorted(counts.items())]
 
 
 def write_index(reports_dir: Path) -> Path:
@@ -63,7 +93,7 @@ def write_index(reports_dir: Path) -> Path:
     page = env.get_template("index.html.j2").render(
         css=(TEMPLATES_DIR / "builtin" / "report.css").read_text(encoding="utf-8"),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        total=total, runs=len(runs), failures=failures, groups=groups,
+        total=total, runs=len(runs), failures=failures, groups=groups, missing=missing_outputs(groups),
     )
     path = reports_dir / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,10 @@ class PdfPrinter:
             self._browser = await self._playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
                                                                    headless=True)
         except Exception as exc:
-            raise RenderError(f"cannot start Chromium at {executable}: {exc}") from exc
+            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise RenderError(f"cannot start Chromium at {executable} ({first[:200]}): check that "
+                              f"`{executable} --headless --version` runs, reinstall it (`apt-get install -y "
+                              "chromium`) or point SHOPLENS_CHROMIUM at a working one") from exc
 
     def _call(self, coroutine, timeout: float):
         assert self._loop is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from shoplens.errors import RenderError
+from shoplens.errors import OutputsMissing, RenderError
 from shoplens.render.builtin import BuiltinRenderer, footer_text
 from shoplens.render.pdf import PdfPrinter
 from shoplens.render.quarto import QuartoRenderer, quarto_executable
@@ -59,6 +59,8 @@ class Rendering:
     renderer: Renderer
     formats: tuple[str, ...] = FORMATS
     printer: PdfPrinter | None = field(default=None, repr=False, compare=False)
+    #: why the PDF printer cannot start (no Chromium, or one that does not launch): asked once per batch
+    printer_error: str | None = field(default=None, repr=False, compare=False)
 
     def __enter__(self) -> Rendering:
         return self
@@ -72,9 +74,10 @@ class Rendering:
             self.printer = None
 
     def __getstate__(self) -> dict:
-        return {"renderer": self.renderer, "formats": self.formats, "printer": None}
+        return {"renderer": self.renderer, "formats": self.formats, "printer": None, "printer_error": None}
 
     def __call__(self, job) -> dict[str, Path]:
+        """The job's outputs by format. Raises OutputsMissing, carrying the HTML, when the PDF cannot be made."""
         return self.pdf(job, self.html(job))
 
     def html(self, job) -> dict[str, Path]:
@@ -87,7 +90,10 @@ class Rendering:
         if "pdf" not in self.formats:
             return outputs
         pdf_path = Path(outputs["html"]).with_suffix(".pdf")
-        return outputs | {"pdf": self.print_pdf(Path(outputs["html"]), pdf_path, label=job.title)}
+        try:
+            return outputs | {"pdf": self.print_pdf(Path(outputs["html"]), pdf_path, label=job.title)}
+        except RenderError as exc:  # the HTML stands on its own: keep it, say why there is no PDF
+            raise OutputsMissing(outputs, {"pdf": str(exc).strip().splitlines()[0]}) from exc
 
     def render_notebook(self, notebook: Path, html_path: Path, *, title: str, lang: str) -> Path:
         return self.renderer.to_html(notebook, html_path, title=title, lang=lang,
@@ -95,9 +101,16 @@ class Rendering:
 
     def print_pdf(self, html_path: Path, pdf_path: Path, *, label: str) -> Path:
         with _PRINTER_LOCK:  # reports finish on several threads; they share one browser
+            if self.printer_error is not None:  # a printer that could not start is not tried again
+                raise RenderError(self.printer_error)
             if self.printer is None:
-                self.printer = PdfPrinter()
-                self.printer.start()
+                printer = PdfPrinter()
+                try:
+                    printer.start()
+                except RenderError as exc:
+                    self.printer_error = str(exc).strip().splitlines()[0]
+                    raise
+                self.printer = printer
         return self.printer.print(html_path, pdf_path, label=label).path
 
 

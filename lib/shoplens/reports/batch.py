@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shoplens import metrics
 from shoplens.aio import run_coroutine
-from shoplens.errors import ReportError
+from shoplens.errors import OutputsMissing, ReportError
 from shoplens.i18n import t
 from shoplens.reports.runner import (NOTEBOOKS_DIR, REPO_ROOT, ReportJob, ReportOutcome, execute_report, run_jobs,
                                      write_manifest)
@@ -145,6 +145,29 @@ class BatchResult:
     def failures(self) -> list[ReportOutcome]:
         return [o for o in self.outcomes if o.status != "ok"]
 
+    def missing(self) -> list[tuple[str, str, int]]:
+        """(format, why, how many reports) for each output that was asked for and not made, e.g.
+        ("pdf", "no Chromium found ...", 82): said once for the run, not once per report."""
+        counts: dict[tuple[str, str], int] = {}
+        for outcome in self.outcomes:
+            for kind, reason in outcome.missing.items():
+                counts[(kind, reason)] = counts.get((kind, reason), 0) + 1
+        return [(kind, reason, n) for (kind, reason), n in counts.items()]
+
+    def summary(self) -> list[str]:
+        """What a person reads at the end of a run: how many reports were made, failed, or lack a format."""
+        made = len(self.outcomes) - len(self.failures)
+        lines = [f"{made} of {len(self.outcomes)} reports made" + (f", {len(self.failures)} failed" if self.failures else "")]
+        lines += [f"{kind.upper()} not made for {n} of {len(self.outcomes)} reports: {reason}"
+                  for kind, reason, n in self.missing()]
+        return lines
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything asked for was made; 1 when a report failed; 3 when every report was made but
+        some format was not (e.g. no PDFs without Chromium): the HTML is there, the PDFs are not."""
+        return 1 if self.failures else (3 if self.missing() else 0)
+
 
 def run_batch(jobs: list[ReportJob], *, home: Path, reports_dir: Path,
               render: Callable[[ReportJob], dict[str, Path]] | None = None,
@@ -181,6 +204,9 @@ def _render(outcome: ReportOutcome, render: Callable[[ReportJob], dict[str, Path
     if outcome.status == "ok" and render is not None:
         try:
             outcome.outputs = render(outcome.job)
+        except OutputsMissing as exc:  # the HTML was made, a PDF could not be: the report stands, minus it
+            outcome.outputs = dict(outcome.outputs) | exc.outputs
+            outcome.missing = dict(outcome.missing) | exc.missing
         except Exception as exc:  # a render failure fails this report only
             outcome.status = "failed"
             outcome.error = ReportError(f"rendering failed: {exc}", notebook=outcome.job.notebook.name,

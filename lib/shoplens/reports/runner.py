@@ -102,6 +102,8 @@ class ReportOutcome:
     seconds: float
     error: ReportError | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: formats asked for but not made, each with why (e.g. {"pdf": "no Chromium found ..."}); the report is ok
+    missing: dict[str, str] = field(default_factory=dict)
 
     def manifest_entry(self, reports_dir: Path) -> dict:
         entry = {
@@ -115,6 +117,7 @@ class ReportOutcome:
             "seconds": round(self.seconds, 3),
             "notebook": str(self.job.executed_path.relative_to(reports_dir)),
             "outputs": {k: str(v.relative_to(reports_dir)) for k, v in self.outputs.items()},
+            "missing": self.missing,
             "error": None,
         }
         if self.error is not None:
