@@ -1,6 +1,8 @@
 """Every report of the catalogue, in English and Chinese, on the synced sandbox: it runs, renders to
 HTML and PDF, opens offline in Chromium with every chart drawn, prints an A4 PDF with page numbers and
-every chart, speaks the report's language, and shows no other shop."""
+every chart, speaks the report's language, and shows no other shop. Every page (the index too) shows
+only what its reader should see (no reprs, tracebacks, nan/None) and fits a phone's width; full-page
+screenshots at 1280 and 390 px are kept in test-artifacts/pages/ for a person to look at."""
 
 import html
 import json
@@ -11,13 +13,14 @@ import pytest
 
 from shoplens.config import warehouse_path
 from shoplens.i18n import t
-from shoplens.render import Rendering
+from shoplens.render import Rendering, write_index
 from shoplens.render.builtin import BuiltinRenderer
 from shoplens.render.bundle import TRACES
 from shoplens.reports.batch import load_catalogue, plan_reports, run_batch
 from shoplens.warehouse import Warehouse
 
 from browsing import open_offline, wait_for_charts
+from pages import DESKTOP, PHONE, debris, layout_at, visible_text
 from pdfs import page_size_pt, page_texts, png_size, save_first_page
 
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
@@ -129,3 +132,29 @@ def test_every_report_prints_an_a4_pdf_with_page_numbers_and_every_chart(reports
             assert printed.count(title) > other.count(title), (slug, title)
         png = save_first_page(pdf, f"{outcome.job.report_id}-{slug}")
         assert png_size(png)[0] > 400, png
+
+
+def _pages(reports):
+    """(name, HTML file, PDF or None) for every report of the run and its index page."""
+    home, _, result = reports
+    index = write_index(home / "every")
+    return [(f"{o.job.report_id}-{o.job.slug}", o.job.html_path, o.outputs["pdf"]) for o in result.outcomes] + [
+        ("index", index, None)]
+
+
+def test_no_page_shows_debris(reports, browser):
+    for name, html_path, pdf in _pages(reports):
+        found = debris(visible_text(browser, html_path))
+        if pdf is not None:
+            found += [f"PDF: {d}" for d in debris("\n".join(page_texts(pdf)))]
+        assert found == [], (name, found[:5])
+
+
+def test_every_page_fits_a_phone_and_is_kept_as_screenshots(reports, browser):
+    for name, html_path, _ in _pages(reports):
+        for width in (DESKTOP, PHONE):
+            layout = layout_at(browser, html_path, width, screenshot=f"{name}-{width}")
+            assert layout["errors"] == [], (name, width, layout["errors"])
+            assert layout["scroll_width"] <= width, (name, width, layout)  # no sideways scrolling
+            assert layout["widest_chart"] <= width, (name, width, layout)  # charts at the screen's width
+            assert png_size(layout["screenshot"])[0] == width, layout["screenshot"]

@@ -436,9 +436,11 @@ def test_signals_on_a_synced_warehouse_have_the_right_shape(synced):
 
 
 def _shown(ctx: ReportContext, **kwargs) -> tuple[str, object]:
+    """What ctx.quality() puts on the page (it returns nothing), and the signals it shows."""
     out: list[str] = []
     with mock.patch.object(context, "_display_html", out.append):
-        signals = ctx.quality(**kwargs)
+        assert ctx.quality(**kwargs) is None  # a cell ending in it shows the section, never a repr
+    signals = quality_signals(ctx.warehouse, period=ctx.period, shop=ctx.shop_id, policies=ctx.policies, **kwargs)
     return "".join(out), signals
 
 
@@ -474,3 +476,24 @@ def test_the_report_section_escapes_and_warns(tmp_path):
     assert f'data-shop="{SHOP}" data-metric="orders" data-day="{SPIKE}" data-kind="spike"' in markup
     assert f'data-resource="shop_performance" data-day="{GAP}"' in markup
     assert "No data-quality issues found." not in markup and not signals.clean
+
+
+def test_a_report_over_every_shop_summarises_freshness_one_line_per_shop(synced, tmp_path):
+    home, sandbox = synced
+    with Warehouse(warehouse_path(home), read_only=True) as wh:
+        ctx = ReportContext.open("kpi_scorecard", shop_id=None, period=("2026-11-09", "2026-11-15"), warehouse=wh)
+        markup, signals = _shown(ctx)
+    by_shop = markup.split('<table class="sl-ranked sl-q_freshness_by_shop">')[1].split("</table>")[0]
+    assert by_shop.count("<tr data-shop=") == len(sandbox.business.shops) == signals.freshness.shop_id.nunique()
+    assert len(signals.freshness) > 3 * len(sandbox.business.shops)  # many sources, summarised
+    assert "sl-q_attention" not in markup and "sl-q_freshness\"" not in markup  # nothing stale: no details
+    # a stale source: its shop's line names it, and the details list only what needs attention
+    build_warehouse(tmp_path / "w.duckdb")
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        ctx = ReportContext.open("kpi_scorecard", shop_id=None, period=PERIOD, warehouse=wh)
+        markup, signals = _shown(ctx, metrics=["orders"])
+    needs = signals.freshness[signals.freshness.stale | (signals.freshness.last_status != "ok")]
+    attention = markup.split('<table class="sl-ranked sl-q_attention">')[1].split("</table>")[0]
+    assert attention.count("<tr data-shop=") == len(needs) >= 1
+    summary = markup.split('<table class="sl-ranked sl-q_freshness_by_shop">')[1].split("</table>")[0]
+    assert summary.count("<tr data-shop=") == 1 and 'data-status="ok"' not in summary

@@ -22,6 +22,7 @@ from shoplens.config import warehouse_path
 from shoplens.demo import authorize_with_sandbox, sandbox_settings
 from shoplens.errors import RenderError
 from shoplens.i18n import t
+from shoplens.reports.batch import load_catalogue
 from shoplens.render.pdf import PdfPrinter
 from shoplens.sandbox import SandboxServer
 from shoplens.sandbox.content import HOSTILE_NAMES, HOSTILE_TITLES
@@ -29,6 +30,7 @@ from shoplens.tiktok import TokenStore
 from shoplens.warehouse import Warehouse
 
 from browsing import open_offline, wait_for_charts
+from pages import debris, visible_text
 from conftest import small_sandbox
 from oracle import expected_gmv
 from pdfs import page_texts, png_size, save_first_page
@@ -66,8 +68,11 @@ def run(tmp_path_factory):
         for report in REPORTS:
             args += ["--report", report]
         shoplens(args, home, env, log)  # the secrets stay in this environment: the kernels must not see them
+        manifest = json.loads(max((home / "reports" / "runs").glob("*.json")).read_text(encoding="utf-8"))
+        others = [r for r in load_catalogue() if r not in REPORTS]  # every other report type, HTML only
+        shoplens([*args[:args.index("--to")], "--to", "html", "--renderer", "builtin",
+                  *[a for r in others for a in ("--report", r)]], home, env, log)
     secrets = [gate.app_secret, tokens.access_token, tokens.refresh_token]
-    manifest = json.loads(max((home / "reports" / "runs").glob("*.json")).read_text(encoding="utf-8"))
     return home, sandbox, secrets, "\n".join(log), manifest
 
 
@@ -105,6 +110,24 @@ def test_hostile_text_shows_literally_and_no_script_from_it_runs(run, browser):
         printed = "\n".join(page_texts(files["pdf"]))
         assert any(p in printed for p in shown), entry["slug"]  # literal in the PDF too
         page.close()
+
+
+def test_no_page_of_any_report_type_shows_debris_with_hostile_text(run, browser):
+    """Every report type in both languages, and the index, on a hostile sandbox: no repr, traceback or
+    nan/None in what a reader sees (the page in Chromium, and the PDF's text where one was printed)."""
+    home, _, _, _, _ = run
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((home / "reports" / "runs").glob("*.json"))]
+    entries = [e for r in runs for e in r["reports"]]
+    assert {(e["report"], e["parameters"]["lang"]) for e in entries} == {
+        (spec.notebook.removesuffix(".ipynb"), lang) for spec in load_catalogue().values() for lang in ("en", "zh")}
+    for entry in entries:
+        assert entry["status"] == "ok", entry
+        html_path = home / "reports" / entry["outputs"]["html"]
+        found = debris(visible_text(browser, html_path))
+        if "pdf" in entry["outputs"]:
+            found += [f"PDF: {d}" for d in debris("\n".join(page_texts(home / "reports" / entry["outputs"]["pdf"])))]
+        assert found == [], (entry["slug"], found[:5])
+    assert debris(visible_text(browser, home / "reports" / "index.html")) == []
 
 
 def test_no_secret_reaches_any_notebook_html_pdf_archive_or_log(run):
@@ -197,15 +220,17 @@ def test_index_groups_by_period_report_and_shop_with_pdf_links_and_a_filter(run,
     assert errors == [] and remote == []
     assert page.locator("h2").all_inner_texts() == [f"{PERIOD[0]} – {PERIOD[1]}"]
     assert "Noto Sans" in page.evaluate("getComputedStyle(document.body).fontFamily")  # the house CSS, intact
-    assert sorted(page.locator("h3").all_inner_texts()) == sorted(t(r, "en") for r in REPORTS)
+    assert sorted(page.locator("h3").all_inner_texts()) == sorted(t(r, "en") for r in load_catalogue())
     shop = sandbox.business.shops[0]
     assert page.locator("tr.sl-shop").first.inner_text().strip() == f"{shop.name} ({shop.id})"
+    zh_reports = sum(e["parameters"]["lang"] == "zh" for p in (home / "reports" / "runs").glob("*.json")
+                     for e in json.loads(p.read_text(encoding="utf-8"))["reports"])
     links = page.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     for entry in manifest["reports"]:
         assert entry["outputs"]["html"] in links and entry["outputs"]["pdf"] in links
         assert (home / "reports" / entry["outputs"]["pdf"]).exists()
     page.fill("#filter", "zh")
-    assert page.locator("tr.sl-row:visible").count() == len(REPORTS)
+    assert page.locator("tr.sl-row:visible").count() == zh_reports
     page.fill("#filter", "no such report anywhere")
     assert page.locator("tr.sl-row:visible").count() == 0 and page.locator("#none").is_visible()
     page.close()

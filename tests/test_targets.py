@@ -47,3 +47,10 @@ def test_the_workspace_file_wins_over_the_example(tmp_path):
     (tmp_path / "targets.toml").write_text("")
     assert resolve("", tmp_path) == tmp_path / "targets.toml"
     assert len(load_targets(EXAMPLE, known_shops={"7494000000000042001"})) == 4  # the other shops' are left out
+
+
+def test_the_shipped_example_for_shops_this_workspace_lacks_means_no_targets_not_an_error():
+    """A real seller's shops are not the sandbox's: without a targets.toml the scorecard says how to set
+    targets instead of failing in every weekly run."""
+    assert load_targets(EXAMPLE, known_shops={"7494000000000000999"}) == []
+    assert len(load_targets(EXAMPLE, known_shops={"7494000000000042001"})) >= 1

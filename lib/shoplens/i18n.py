@@ -15,6 +15,11 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi_scorecard": {"en": "KPI scorecard", "zh": "KPI 达成看板"},
     "all_shops": {"en": "All shops", "zh": "全部店铺"},
     "scorecard": {"en": "Targets and attainment", "zh": "目标与达成"},
+    "no_targets": {"en": "No targets are set for these shops yet. Copy templates/targets.example.toml to "
+                         "targets.toml in the workspace, give each shop, owner and metric a weekly value, and run "
+                         "the reports again (docs/reports.md).",
+                   "zh": "这些店铺尚未设置目标。请将 templates/targets.example.toml 复制为工作区中的 targets.toml，"
+                         "为每个店铺、负责人和指标填写周目标值，然后重新生成报告（见 docs/reports.md）。"},
     "attainment_trend": {"en": "Attainment, last four weeks", "zh": "近四周达成率"},
     "owner": {"en": "Owner", "zh": "负责人"},
     "role": {"en": "Role", "zh": "岗位"},
@@ -109,6 +114,10 @@ TEXT.update({
                    "zh": "……另有 {n} 笔（完整列表：`shoplens reconcile`）。"},
     "q_title": {"en": "Data quality", "zh": "数据质量"},
     "q_freshness": {"en": "Freshness by data source", "zh": "各数据源更新情况"},
+    "q_freshness_by_shop": {"en": "Freshness by shop (each shop's stalest data source)",
+                            "zh": "各店铺数据更新情况（最久未更新的数据源）"},
+    "q_attention": {"en": "Data sources stale or failing", "zh": "过期或同步失败的数据源"},
+    "q_stalest": {"en": "Stalest data source", "zh": "最久未更新的数据源"},
     "q_resource": {"en": "Data source", "zh": "数据源"},
     "q_last_ok": {"en": "Last successful sync", "zh": "最近成功同步"},
     "q_covered_until": {"en": "Complete through", "zh": "完整数据截至"},

@@ -19,7 +19,7 @@ from shoplens.attribution.analysis import (CREATOR_BUCKETS, TIME_BUCKETS, TOUCH_
                                            disagreement, distribution, frequency, rollup)
 from shoplens.attribution.models import MODEL_NAMES
 from shoplens.attribution.platform import platform_by_creator
-from shoplens.reports.context import ReportContext, format_value
+from shoplens.reports.context import ReportContext, format_value, text_value
 
 e = html.escape
 
@@ -49,8 +49,8 @@ def _cell(report: ReportContext, value) -> str:
 
 
 def _text(value) -> str:
-    """A text cell (escaped, left-aligned like the row label)."""
-    return f'<td style="text-align: left">{e(str(value))}</td>'
+    """A text cell (escaped, left-aligned like the row label, wrapping); a missing value is a dash."""
+    return f'<td class="sl-text">{e(text_value(value))}</td>'
 
 
 def days_text(report: ReportContext, days: float) -> str:

@@ -45,6 +45,25 @@ def format_value(value, fmt: str, currency: str | None = None) -> str:
     return str(value)
 
 
+def text_value(value) -> str:
+    """A dimension value for people: missing values (None, NaN, NA, NaT) are a dash, never "nan"."""
+    return "–" if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)) else str(value)
+
+
+def _stalest_per_shop(freshness: pd.DataFrame) -> pd.DataFrame:
+    """Each shop's freshness row that needs attention most: failing first, then the source whose data
+    ends earliest (never completed before anything), then the oldest successful sync."""
+    if freshness.empty:
+        return freshness
+    ranked = freshness.assign(
+        _failing=freshness.last_status != "ok",
+        _covered=pd.to_datetime(freshness.covered_until).fillna(pd.Timestamp.min),
+        _synced=pd.to_datetime(freshness.last_ok, utc=True).fillna(pd.Timestamp.min.tz_localize("UTC")))
+    ranked = ranked.sort_values(["shop_id", "_failing", "_covered", "_synced"], ascending=[True, False, True, True],
+                                kind="stable")
+    return ranked.groupby("shop_id", sort=True).head(1)[freshness.columns]
+
+
 def _display_html(markup: str) -> None:
     from IPython.display import HTML, display
 
@@ -213,6 +232,10 @@ class ReportContext:
     def subheading(self, key: str) -> None:
         _display_html(f'<h3 id="sl-{html.escape(key)}">{html.escape(self.t(key))}</h3>')
 
+    def note(self, key: str) -> None:
+        """A sentence of the report's wording (i18n `key`), set apart: e.g. why a section is empty."""
+        _display_html(f'<p class="sl-empty">{html.escape(self.t(key))}</p>')
+
     def kv_list(self, items: dict[str, str]) -> None:
         """Labelled values (escaped), as a definition list."""
         e = html.escape
@@ -249,15 +272,20 @@ class ReportContext:
         _display_html(f'<table class="sl-kpis"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>'
                       f'<tbody>{"".join(body)}</tbody></table>')
 
-    def ranked_table(self, frame: pd.DataFrame, key: str, metric_ids: list[str], *, limit: int = 10,
-                     by: str | None = None, extra: list[str] = ()) -> pd.DataFrame:
-        """The top `limit` rows by `by` (default: the first metric), with display names and the `extra`
-        dimension columns; returns them."""
-        catalogue = default_catalogue()
+    def top(self, frame: pd.DataFrame, key: str, metric_ids: list[str], *, limit: int = 10,
+            by: str | None = None) -> pd.DataFrame:
+        """The `limit` rows of `frame` with a `key` and some activity, highest `by` (default: the first
+        metric) first: what `ranked_table` shows, for a notebook that charts it too."""
         order = by or metric_ids[0]
         active = frame[frame[key].notna()]
         active = active[active[metric_ids].apply(lambda col: col.astype(float).fillna(0) != 0).any(axis=1)]
-        top = active.sort_values(order, ascending=False, kind="stable", na_position="last").head(limit)
+        return active.sort_values(order, ascending=False, kind="stable", na_position="last").head(limit)
+
+    def ranked_table(self, frame: pd.DataFrame, key: str, metric_ids: list[str], *, limit: int = 10,
+                     by: str | None = None, extra: list[str] = ()) -> None:
+        """Show the top `limit` rows (see `top`) with display names and the `extra` dimension columns."""
+        catalogue = default_catalogue()
+        top = self.top(frame, key, metric_ids, limit=limit, by=by)
         names = self.names(key, list(top[key]))
         e = html.escape
         head = [self.t(key)] + [self.t(x) for x in extra] + [catalogue.get(m).label[self.lang] for m in metric_ids]
@@ -267,15 +295,14 @@ class ReportContext:
             cells = "".join(
                 f'<td data-value="{e(str(r[m]))}">{e(format_value(r[m], catalogue.get(m).format, currency if catalogue.get(m).unit == "money" else None))}</td>'
                 for m in metric_ids)
-            labels = "".join(f"<td>{e(str(r[x]))}</td>" for x in extra)
-            body.append(f'<tr data-key="{e(str(r[key]))}"><th>{e(str(names.get(r[key], r[key])))}</th>{labels}{cells}'
-                        '</tr>')
+            labels = "".join(f'<td class="sl-text">{e(text_value(r[x]))}</td>' for x in extra)
+            body.append(f'<tr data-key="{e(str(r[key]))}"><th>{e(text_value(names.get(r[key], r[key])))}</th>'
+                        f'{labels}{cells}</tr>')
         if not body:
             _display_html(f'<p class="sl-empty">{e(self.t("nothing_in_period"))}</p>')
-            return top
+            return
         _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>'
                       f'<tbody>{"".join(body)}</tbody></table>')
-        return top
 
     def scorecard_table(self, frame: pd.DataFrame) -> None:
         """Targets against actuals (a `targets.scorecard` frame), attainment coloured."""
@@ -314,9 +341,10 @@ class ReportContext:
         _display_html(f'<dl class="sl-glossary">{items}</dl>')
 
     # --- reconciliation with Seller Center exports (docs/imports.md) ----------------------------------
-    def reconciliation(self, *, limit: int = 20):
-        """The API against imported Seller Center exports for this shop and period: days where they differ
-        (orders, GMV, refunds) and the orders that differ; one line when no export covers the period."""
+    def reconciliation(self, *, limit: int = 20) -> None:
+        """Show the API against imported Seller Center exports for this shop and period: days where they
+        differ (orders, GMV, refunds) and the orders that differ; one line when no export covers the period.
+        (`shoplens.imports.reconcile.reconcile` returns the same as data.)"""
         from shoplens.imports.reconcile import reconcile
 
         self.heading("reconciliation")
@@ -324,11 +352,11 @@ class ReportContext:
         e, t = html.escape, self.t
         if not result.days["export_orders"].sum():
             _display_html(f'<p class="sl-empty">{e(t("recon_none"))}</p>')
-            return result
+            return
         kinds = result.orders["difference"].value_counts().to_dict() if len(result.orders) else {}
         if not kinds:
             _display_html(f'<p class="sl-ok">{e(t("recon_agree"))}</p>')
-            return result
+            return
         summary = t("recon_summary").format(orders=len(result.orders), only_api=kinds.get("only_api", 0),
                                              only_export=kinds.get("only_export", 0), amounts=kinds.get("amounts", 0))
 
@@ -357,14 +385,14 @@ class ReportContext:
             f"</thead><tbody>{day_rows}</tbody></table>"
             f'<table class="sl-ranked sl-recon-orders"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in order_head)}'
             f"</tr></thead><tbody>{order_rows}</tbody></table>{more}")
-        return result
 
     # --- data quality (docs/quality.md) --------------------------------------------------------------
-    def quality(self, metrics: list[str] | None = None, *, now: datetime | None = None):
-        """The data-quality section for this report's shop and period: freshness per data source (with a
-        banner when some data ends before the period does), failing syncs, sync gaps, unusual days of the
-        watched metrics (or of `metrics`) and authorization warnings; "no issues found" when clean.
-        Returns the `shoplens.quality.Signals` shown."""
+    def quality(self, metrics: list[str] | None = None, *, now: datetime | None = None) -> None:
+        """Show the data-quality section for this report's shop and period: freshness per data source (with
+        a banner when some data ends before the period does), failing syncs, sync gaps, unusual days of the
+        watched metrics (or of `metrics`) and authorization warnings; "no issues found" when clean. A report
+        over every shop shows one freshness line per shop (its stalest source) and details only for what is
+        stale or failing. (`shoplens.quality.quality_signals` returns the same as data.)"""
         from shoplens.quality import quality_signals
 
         signals = quality_signals(self.warehouse, period=self.period, shop=self.shop_id, metrics=metrics,
@@ -381,11 +409,15 @@ class ReportContext:
         def day(value) -> str:
             return "–" if pd.isna(value) else value.isoformat()
 
-        def table(key: str, head: list[str], rows: list[tuple[dict, list[str]]]) -> str:
+        def table(key: str, head: list[str], rows: list[tuple[dict, list[str]]], text: set[int]) -> str:
+            """A table whose columns `text` (indexes into `head`) are words, left-aligned and wrapping;
+            the others are figures and dates, kept on one line."""
             heads = ([t("shop")] if every_shop else []) + head
+            words = ({0} | {i + 1 for i in text}) if every_shop else text
             body = "".join(
                 "<tr" + "".join(f' data-{k}="{e(str(v))}"' for k, v in attrs.items()) + ">"
-                + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>" for attrs, cells in rows)
+                + "".join(f'<td class="sl-text">{e(str(c))}</td>' if i in words else f"<td>{e(str(c))}</td>"
+                          for i, c in enumerate(cells)) + "</tr>" for attrs, cells in rows)
             return (f'<h3 id="sl-{key}">{e(t(key))}</h3><table class="sl-ranked sl-{key}"><thead><tr>'
                     f'{"".join(f"<th>{e(h)}</th>" for h in heads)}</tr></thead><tbody>{body}</tbody></table>')
 
@@ -396,16 +428,26 @@ class ReportContext:
             # a median of whole counts can fall between two of them
             return f"{value:,.1f}" if fmt == "integer" and value != int(value) else format_value(value, fmt, currency)
 
+        def status_of(r) -> str:
+            return "q_failing" if r.last_status != "ok" else ("q_stale" if r.stale else "q_ok")
+
+        def fresh_row(r) -> tuple[dict, list[str]]:
+            status = status_of(r)
+            return ({"shop": r.shop_id, "resource": r.resource, "status": status.removeprefix("q_")},
+                    shop_cell(r.shop) + [resource(r.resource), when(r.last_ok), day(r.covered_until),
+                                         day(r.latest_available), t(status)])
+
+        fresh_head = [t("q_resource"), t("q_last_ok"), t("q_covered_until"), t("q_latest_available"), t("q_status")]
         parts = []
-        fresh_rows = []
-        for r in signals.freshness.itertuples():
-            status = "q_failing" if r.last_status != "ok" else ("q_stale" if r.stale else "q_ok")
-            fresh_rows.append(({"shop": r.shop_id, "resource": r.resource, "status": status.removeprefix("q_")},
-                               shop_cell(r.shop) + [resource(r.resource), when(r.last_ok),
-                                                    day(r.covered_until), day(r.latest_available),
-                                                    t(status)]))
-        parts.append(table("q_freshness", [t("q_resource"), t("q_last_ok"), t("q_covered_until"),
-                                           t("q_latest_available"), t("q_status")], fresh_rows))
+        if every_shop:  # one line per shop, its stalest source; details only for what needs attention
+            parts.append(table("q_freshness_by_shop", [t("q_stalest")] + fresh_head[1:],
+                               [fresh_row(r) for r in _stalest_per_shop(signals.freshness).itertuples()], {0, 4}))
+            attention = signals.freshness[signals.freshness.stale | (signals.freshness.last_status != "ok")]
+            if len(attention):
+                parts.append(table("q_attention", fresh_head, [fresh_row(r) for r in attention.itertuples()], {0, 4}))
+        else:
+            parts.append(table("q_freshness", fresh_head, [fresh_row(r) for r in signals.freshness.itertuples()],
+                               {0, 4}))
         if len(signals.stale):
             listed = ", ".join((f"{r.shop}: " if every_shop else "") + resource(r.resource)
                                + ("" if pd.isna(r.covered_until) else f" ({r.covered_until})")
@@ -421,11 +463,11 @@ class ReportContext:
                                               t("q_last_ok"), t("q_error")],
                                [({"shop": r.shop_id, "resource": r.resource}, shop_cell(r.shop) + [
                                    resource(r.resource), r.failed_runs, when(r.failing_since), when(r.last_ok),
-                                   (r.error or "")[:300]]) for r in signals.failures.itertuples()]))
+                                   (r.error or "")[:300]]) for r in signals.failures.itertuples()], {0, 4}))
         if len(signals.gaps):
             parts.append(table("q_gaps", [t("q_resource"), t("day")],
                                [({"shop": r.shop_id, "resource": r.resource, "day": r.day}, shop_cell(r.shop) + [
-                                   resource(r.resource), day(r.day)]) for r in signals.gaps.itertuples()]))
+                                   resource(r.resource), day(r.day)]) for r in signals.gaps.itertuples()], {0}))
         if len(signals.anomalies):
             catalogue = default_catalogue()
             rows = []
@@ -441,9 +483,8 @@ class ReportContext:
                                                   expected(r.expected, m.format, money),
                                                   f"{r.deviation:+.1f}", change]))
             parts.append(table("q_anomalies", [t("metric"), t("day"), t("q_kind"), t("value"), t("q_expected"),
-                                               t("q_deviation"), t("change")], rows))
+                                               t("q_deviation"), t("change")], rows, {0, 2}))
         if signals.clean:
             parts.append(f'<p class="sl-ok">{e(t("q_no_issues"))}</p>')
         self.heading("q_title")
         _display_html(f'<section class="sl-quality" data-issues="{signals.issues}">{"".join(parts)}</section>')
-        return signals
