@@ -11,7 +11,8 @@ import pytest
 from shoplens.config import warehouse_path
 from shoplens.errors import RenderError
 from shoplens.render import Rendering, choose_renderer
-from shoplens.render.quarto import QuartoRenderer, make_offline, prepare_notebook, quarto_executable
+from shoplens.render.quarto import (QuartoRenderer, make_offline, prepare_notebook, quarto_executable,
+                                    quarto_settings, staged)
 from shoplens.reports.batch import plan_reports, run_batch
 from shoplens.sandbox import SandboxServer
 from shoplens.sandbox.content import HOSTILE_NAMES
@@ -56,6 +57,40 @@ def test_prepared_notebook_escapes_the_title_drops_parameter_cells_and_adds_the_
     assert prepared.cells[-1].source == "::: {.sl-footer}\nrendered by Quarto &lt;1.10&gt;\n:::"
     assert len({c.id for c in prepared.cells}) == len(prepared.cells)
     assert len(nb.cells) == 4  # the executed notebook itself is untouched
+
+
+def test_every_setting_is_in_the_front_matter_too_so_it_holds_outside_a_project():
+    """Quarto ignored _quarto.yml in a scratch folder named .quarto-*: code shown, nothing embedded, no
+    chart drawn (measured with Quarto 1.10.18). The document's own front matter carries the settings."""
+    import yaml
+
+    front = yaml.safe_load(prepare_notebook(executed_notebook(), title="T", lang="en", footer="f")
+                           .cells[0].source.strip("-\n"))
+    assert front["execute"]["echo"] is False
+    html_format = front["format"]["html"]
+    assert html_format["embed-resources"] is True and html_format["minimal"] is True
+    assert html_format["format-links"] is False and html_format["html-math-method"] == "plain"
+    assert set(front["format"]) == {"html"}  # no typst format: it put an "Other Formats" link on the page
+    assert quarto_settings() == {k: v for k, v in front.items() if k not in ("pagetitle", "lang")}
+
+
+def test_the_contents_list_is_the_reports_own_headings():
+    nb = executed_notebook()
+    nb.cells[-1].outputs[0]["data"]["text/html"] = '<h2 id="sl-headline">Headline &amp; more</h2><table></table>'
+    prepared = prepare_notebook(nb, title="T", lang="en", footer="f")
+    toc = prepared.cells[1].source
+    assert toc.startswith("```{=html}\n<nav class=\"sl-toc\">") and toc.endswith("</nav>\n```")
+    assert '<a href="#sl-headline">Headline &amp; more</a>' in toc
+
+
+def test_quarto_runs_in_a_scratch_project_whose_name_has_no_leading_dot(tmp_path):
+    with staged(executed_notebook(), title="T", lang="en", footer="f") as work:
+        assert not work.name.startswith(".") and work.is_dir()
+        assert sorted(p.name for p in work.iterdir()) == ["_quarto.yml", "plotly.html", "quarto.css", "report.css",
+                                                          "report.ipynb"]
+        assert nbformat.read(str(work / "report.ipynb"), as_version=4).cells[0].cell_type == "raw"
+        assert tmp_path not in work.parents
+    assert not work.exists()  # removed afterwards
 
 
 QUARTO_HEAD = """<head><script src="https://cdn.jsdelivr.net/npm/requirejs@2.3.6/require.min.js"
@@ -127,11 +162,26 @@ def test_quarto_reports_open_offline_with_charts_and_literal_hostile_text(quarto
         assert any(name in text for name in HOSTILE_NAMES if "<" in name)
         assert "rendered by Quarto " in page.locator(".sl-footer").inner_text()
         assert page.locator("img[onerror], iframe").count() == 0
+        # code hidden, no "Other Formats" link, one self-contained file, the report's own contents list
+        assert "ReportContext.open" not in text and page.locator("pre.sourceCode, .cell-code").count() == 0
+        assert "Other Formats" not in text and "Typst" not in text
+        local = page.evaluate("""() => [...document.querySelectorAll('[src], link[href]')]
+            .map(e => e.getAttribute('src') || e.getAttribute('href')).filter(u => u && !u.startsWith('data:'))""")
+        assert local == [], (outcome.job.slug, local)
+        assert page.locator("nav.sl-toc a").count() >= 3
         page.close()
+
+
+@needs_quarto
+def test_the_quarto_shop_report_stays_under_2_mb(quarto_reports):
+    sizes = {o.job.slug: o.outputs["html"].stat().st_size for o in quarto_reports.outcomes
+             if o.job.report_id == "shop_report"}
+    assert sizes and all(size <= 2 * 2**20 for size in sizes.values()), sizes
 
 
 @needs_quarto
 def test_quarto_reports_print_to_pdf(quarto_reports):
     for outcome in quarto_reports.outcomes:
+        assert outcome.missing == {}, outcome.missing
         pages = page_texts(outcome.outputs["pdf"])
         assert len(pages) >= 2 and "1/" in pages[0].replace(" ", "")
