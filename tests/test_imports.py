@@ -408,3 +408,34 @@ def test_the_import_command(tmp_path):
     assert wrong.returncode == 1 and "--date-format 'YDM': use DMY" in wrong.stderr
     with published(tmp_path) as wh:
         assert wh.count("export_orders") == 2
+
+
+def test_a_status_word_shoplens_does_not_know_can_be_mapped_without_touching_code(tmp_path):
+    rows = thai_rows()
+    for row in rows[:2]:  # order 1: another Thai wording of "To ship", with no substatus
+        row.update({"Order Status": "รอส่งของ", "Order Substatus": ""})
+    export = write_csv(tmp_path / "th.csv", rows)
+    refused = shoplens(["import", str(export), "--shop", TH, "--region", "TH"], tmp_path)
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and "unknown order status 'รอส่งของ'" in message, refused.stderr
+    assert "--status 'รอส่งของ=AWAITING_SHIPMENT'" in message and "[export_status_words]" in message
+    assert not warehouse_path(tmp_path).exists() or snapshot(tmp_path)["published"]["export_orders"] == []
+    # a word mapped to something that is not an API status is refused, naming it and the valid ones
+    typo = shoplens(["import", str(export), "--shop", TH, "--region", "TH", "--status", "รอส่งของ=TO_SHIP"], tmp_path)
+    assert typo.returncode == 1 and "--status: 'รอส่งของ' = 'TO_SHIP' is not an API status" in typo.stderr
+    assert "AWAITING_SHIPMENT" in typo.stderr and "Traceback" not in typo.stderr
+    # --status on the command line
+    done = shoplens(["import", str(export), "--shop", TH, "--region", "TH", "--status", "รอส่งของ=awaiting_shipment"],
+                    tmp_path)
+    assert done.returncode == 0, done.stderr
+    with published(tmp_path) as wh:
+        assert wh.rows("SELECT status, status_label FROM export_orders WHERE order_id = '577000000000000001'") == [
+            ("AWAITING_SHIPMENT", "รอส่งของ")]
+    # or once for the workspace, in shoplens.toml
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "shoplens.toml").write_text('[export_status_words]\n"รอส่งของ" = "AWAITING_SHIPMENT"\n', encoding="utf-8")
+    assert shoplens(["import", str(export), "--shop", TH, "--region", "TH"], other).returncode == 0
+    (other / "shoplens.toml").write_text('export_status_words = "AWAITING_SHIPMENT"\n', encoding="utf-8")
+    bad = shoplens(["import", str(export), "--shop", TH], other)
+    assert bad.returncode == 1 and "export_status_words must be a table" in bad.stderr

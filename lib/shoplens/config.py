@@ -34,6 +34,11 @@ FILE_KEYS = {
     "ads_url": "SHOPLENS_ADS_URL",
     "ads_advertisers": "SHOPLENS_ADS_ADVERTISERS",
 }
+#: Settings that are tables in `shoplens.toml` ([name] with key = "value" lines), or "k=v,k=v" in the variable.
+TABLE_KEYS = {
+    #: Seller Center export status words shoplens does not know -> the API status each means (docs/imports.md)
+    "export_status_words": "SHOPLENS_EXPORT_STATUS_WORDS",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Settings:
     ads_url: str = DEFAULT_ADS_URL
     #: shop id -> Marketing API advertiser id ("shop=advertiser,..." in SHOPLENS_ADS_ADVERTISERS)
     ads_advertisers: dict = field(default_factory=dict)
+    #: export status word -> API status, for words shoplens' own table does not have
+    export_status_words: dict = field(default_factory=dict)
     app_secret: str | None = field(default=None, repr=False)
     ads_access_token: str | None = field(default=None, repr=False)
 
@@ -119,6 +126,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             values[key] = env[var]
         elif key in file_values:
             values[key] = str(file_values[key])
+    for key, var in TABLE_KEYS.items():
+        if env.get(var):
+            values[key] = _parse_pairs(env[var], var)
+        elif key in file_values:
+            if not isinstance(file_values[key], dict):
+                raise ConfigError(f"{home / 'shoplens.toml'}: {key} must be a table: [{key}] then lines like "
+                                  '"word" = "VALUE"')
+            values[key] = {str(k): str(v) for k, v in file_values[key].items()}
     private = _read_private_json(home / ".shoplens" / "credentials.json")
     secret = env.get("SHOPLENS_APP_SECRET") or private.get("app_secret")
     ads_token = env.get("SHOPLENS_ADS_ACCESS_TOKEN") or private.get("ads_access_token")
@@ -127,12 +142,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
 def parse_advertisers(text: str) -> dict[str, str]:
     """'shop1=adv1,shop2=adv2' -> {"shop1": "adv1", ...}."""
+    return _parse_pairs(text, "SHOPLENS_ADS_ADVERTISERS", shape="SHOP_ID=ADVERTISER_ID")
+
+
+def _parse_pairs(text: str, variable: str, *, shape: str = "KEY=VALUE") -> dict[str, str]:
+    """'a=1,b=2' -> {"a": "1", "b": "2"}; an entry without both sides is refused, naming `variable`."""
     mapping = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        shop, sep, advertiser = part.partition("=")
-        if not sep or not shop.strip() or not advertiser.strip():
-            raise ConfigError(f"SHOPLENS_ADS_ADVERTISERS entry {part!r}: write SHOP_ID=ADVERTISER_ID, comma-separated")
-        mapping[shop.strip()] = advertiser.strip()
+        key, sep, value = part.rpartition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{variable} entry {part!r}: write {shape}, comma-separated")
+        mapping[key.strip()] = value.strip()
     return mapping
 
 
@@ -143,13 +163,13 @@ def _read_config_file(path: Path) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(FILE_KEYS))
+    unknown = sorted(set(data) - set(FILE_KEYS) - set(TABLE_KEYS))
     for secret in ("app_secret", "ads_access_token"):
         if secret in data:
             raise ConfigError(f"{path} holds {secret}: move it to SHOPLENS_{secret.upper()} "
                               "or .shoplens/credentials.json")
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(FILE_KEYS)}")
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join([*FILE_KEYS, *TABLE_KEYS])}")
     return data
 
 

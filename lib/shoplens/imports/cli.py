@@ -33,16 +33,26 @@ def import_command(paths: list[Path] = typer.Argument(..., help="Seller Center o
                    date_format: str = typer.Option(None, help="DMY or MDY, when every date in a file reads "
                                                               "both ways (e.g. 09/11/2026)."),
                    region: str = typer.Option(None, help="Register a shop shoplens does not sync, e.g. TH "
-                                                         "(sets its currency and time zone).")) -> None:
+                                                         "(sets its currency and time zone)."),
+                   status: list[str] = typer.Option(None, help="An order status word the export uses that shoplens "
+                                                               "does not know, and the API status it means: "
+                                                               "WORD=STATUS, e.g. 'รอส่ง=AWAITING_SHIPMENT' "
+                                                               "(repeatable; adds to [export_status_words] in "
+                                                               "shoplens.toml).")) -> None:
     """Import Seller Center order exports ("All orders", one row per SKU) for one shop."""
     from shoplens.config import load_settings
+    from shoplens.imports.formats import parse_status_option, status_words
     from shoplens.imports.load import import_exports
     from shoplens.imports.order_export import date_format_option
     from shoplens.warehouse.reference import workspace_writer
 
     fmt = date_format_option(date_format)
-    with workspace_writer(load_settings().home) as warehouse:
-        summary = import_exports(warehouse, list(paths), shop_id=shop, region=region, date_format=fmt)
+    settings = load_settings()
+    words = status_words(settings.export_status_words, source="[export_status_words] in shoplens.toml")
+    words |= status_words(parse_status_option(status or []), source="--status")
+    with workspace_writer(settings.home) as warehouse:
+        summary = import_exports(warehouse, list(paths), shop_id=shop, region=region, date_format=fmt,
+                                 status_words=words)
     table = Table("file", "rows", "orders", "dates", "note")
     for f in summary.files:
         note = f"imported before ({f.imported_before}): skipped" if f.imported_before else ""

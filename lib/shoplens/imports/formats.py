@@ -12,6 +12,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from shoplens.errors import ShoplensError
+
 
 @dataclass(frozen=True)
 class Column:
@@ -155,9 +157,45 @@ def _label_index() -> dict[str, str]:
 LABEL_STATUS: dict[str, str] = _label_index()
 
 
-def status_of(label: str) -> str | None:
-    """The API status a Seller Center label means, or None for a label shoplens does not know."""
-    return LABEL_STATUS.get(normalize(label))
+#: the Open API's order statuses (202309): what any status word, built in or the user's, must map to
+API_STATUSES = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "PARTIALLY_SHIPPING", "AWAITING_COLLECTION", "IN_TRANSIT",
+                "DELIVERED", "COMPLETED", "CANCELLED")
+
+
+def status_of(label: str, words: dict[str, str] | None = None) -> str | None:
+    """The API status a Seller Center label means, or None for a label shoplens does not know. `words`
+    (from `status_words`) are the user's own, and win over the built-in table."""
+    key = normalize(label)
+    return (words or {}).get(key) or LABEL_STATUS.get(key)
+
+
+def status_words(mapping: dict[str, str], *, source: str) -> dict[str, str]:
+    """The user's status words (word -> API status, from `--status WORD=STATUS` or `[export_status_words]`
+    in shoplens.toml), checked against the API's status list and keyed like labels are compared."""
+    words, problems = {}, []
+    for word, status in mapping.items():
+        wanted = str(status).strip().upper()
+        if not str(word).strip():
+            problems.append(f"an empty word (mapped to {status!r})")
+        elif wanted not in API_STATUSES:
+            problems.append(f"{word!r} = {status!r} is not an API status")
+        else:
+            words[normalize(word)] = wanted
+    if problems:
+        raise ShoplensError(f"{source}: {'; '.join(problems)}; use one of {', '.join(API_STATUSES)}")
+    return words
+
+
+def parse_status_option(values: list[str]) -> dict[str, str]:
+    """`--status WORD=STATUS` values -> {word: status}, each written as WORD=STATUS."""
+    mapping = {}
+    for value in values:
+        word, sep, status = value.rpartition("=")
+        if not sep or not word.strip() or not status.strip():
+            raise ShoplensError(f"--status {value!r}: write the export's word and the API status it means, "
+                                f"e.g. --status 'รอส่ง=AWAITING_SHIPMENT'")
+        mapping[word.strip()] = status.strip()
+    return mapping
 
 
 # --- countries and currencies (to notice a file from another shop) -------------------------------------

@@ -80,8 +80,9 @@ def shop_for_import(warehouse: Warehouse, shop_id: str, region: str | None = Non
 
 
 def import_exports(warehouse: Warehouse, paths: list[Path], *, shop_id: str, region: str | None = None,
-                   date_format: str | None = None) -> ImportSummary:
-    """Validate every file, then load them all in one transaction (or nothing). See the module docstring."""
+                   date_format: str | None = None, status_words: dict[str, str] | None = None) -> ImportSummary:
+    """Validate every file, then load them all in one transaction (or nothing). See the module docstring.
+    `status_words` maps export status words shoplens does not know to API statuses (`formats.status_words`)."""
     shop, new_shop = shop_for_import(warehouse, shop_id, region)
     summary = ImportSummary(shop_id, shop_registered=new_shop)
     done = {sha: when for sha, when in warehouse.rows(
@@ -95,7 +96,7 @@ def import_exports(warehouse: Warehouse, paths: list[Path], *, shop_id: str, reg
         if sha in done:
             summary.files.append(FileOutcome(path.name, imported_before=done[sha]))
             continue
-        export = read_order_export(path, data, shop, date_format=date_format)
+        export = read_order_export(path, data, shop, date_format=date_format, status_words=status_words)
         done[sha] = "in this run"
         parsed.append(export)
         summary.files.append(FileOutcome(export.name, export.rows, len(export.orders), export.date_format))

@@ -16,8 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from shoplens.errors import ExportFileError, ShoplensError
-from shoplens.imports.formats import (COUNTRY_REGION, LANGUAGE_NAMES, ORDER_COLUMNS, Column, normalize,
-                                      status_of)
+from shoplens.imports.formats import (API_STATUSES, COUNTRY_REGION, LANGUAGE_NAMES, ORDER_COLUMNS, Column,
+                                      normalize, status_of)
 from shoplens.imports.parse import (DATE_FORMATS, CellError, date_parts, detect_date_format, parse_amount,
                                     parse_id, parse_int, parse_local_time, read_table)
 
@@ -62,7 +62,8 @@ def date_format_option(value: str | None) -> str | None:
     return DATE_FORMAT_NAMES[key]
 
 
-def read_order_export(path: Path, data: bytes, shop: ShopInfo, *, date_format: str | None = None) -> ExportFile:
+def read_order_export(path: Path, data: bytes, shop: ShopInfo, *, date_format: str | None = None,
+                      status_words: dict[str, str] | None = None) -> ExportFile:
     """Parse and validate one order export (CSV or XLSX bytes) for `shop`."""
     name = path.name
     try:
@@ -76,7 +77,7 @@ def read_order_export(path: Path, data: bytes, shop: ShopInfo, *, date_format: s
     if not rows:
         raise ExportFileError("the file has no order rows", file=name)
     fmt = date_format or _detect(rows, index, name)
-    return _Reader(name, shop, fmt, index, table.header).read(rows, hashlib.sha256(data).hexdigest())
+    return _Reader(name, shop, fmt, index, table.header, status_words or {}).read(rows, hashlib.sha256(data).hexdigest())
 
 
 def _column_index(header: list[str], name: str) -> dict[str, int]:
@@ -122,7 +123,9 @@ def _detect(rows: list[tuple[int, list]], index: dict[str, int], name: str) -> s
 
 
 class _Reader:
-    def __init__(self, name: str, shop: ShopInfo, date_format: str, index: dict[str, int], header: list[str]):
+    def __init__(self, name: str, shop: ShopInfo, date_format: str, index: dict[str, int], header: list[str],
+                 status_words: dict[str, str]):
+        self.status_words = status_words
         self.name, self.shop, self.date_format, self.index = name, shop, date_format, index
         self.tz = ZoneInfo(shop.timezone)
         self.columns = {c.field: c for c in ORDER_COLUMNS if c.field in index}
@@ -201,9 +204,12 @@ class _Reader:
         if values.get("quantity") is not None and values["quantity"] < 1:
             self.problem(number, "quantity", f"{values['quantity']} is not a quantity of at least 1")
         label = values.get("status")
-        if label is not None and status_of(label) is None:
+        if label is not None and status_of(label, self.status_words) is None:
             self.problem(number, "status", f"unknown order status {label!r}; shoplens knows Seller Center's labels "
-                                           f"in {', '.join(LANGUAGE_NAMES.values())} (docs/imports.md lists them)")
+                                           f"in {', '.join(LANGUAGE_NAMES.values())} (docs/imports.md lists them). "
+                                           f"If it is one of the API's statuses ({', '.join(API_STATUSES)}), say "
+                                           f"which: `--status '{label}=AWAITING_SHIPMENT'`, or once for the "
+                                           f"workspace in shoplens.toml under [export_status_words]")
         country = values.get("country")
         if country is not None and COUNTRY_REGION.get(normalize(country), self.shop.region) != self.shop.region:
             self.problem(number, "country", f"{country!r} is not where shop {self.shop.shop_id} sells "
@@ -214,7 +220,8 @@ class _Reader:
             return o[field][0] if field in o else None
 
         status_label, substatus_label = value("status"), value("substatus")
-        status, sub = status_of(status_label), status_of(substatus_label) if substatus_label else None
+        words = self.status_words
+        status, sub = status_of(status_label, words), status_of(substatus_label, words) if substatus_label else None
         # the substatus is the finer word (To ship -> Awaiting collection), except that a cancelled or
         # completed order is that whatever its substatus says
         if sub is not None and status not in ("CANCELLED", "COMPLETED") and sub != "CANCELLED":
