@@ -39,13 +39,16 @@ def test_a_renamed_shop_is_one_group_and_missing_pdfs_are_said_beside_each_repor
     long_error = {"message": "a very long error message " * 8, "cell_index": 4, "exception": "ValueError"}
     write_run(reports, "20261123T010000Z-bbbbbb", [
         entry(SHOP, "Lumi Official TH", missing={"pdf": NO_CHROMIUM}),
+        entry(f"{SHOP}.zh", "Lumi Official TH", lang="zh", missing={"pdf": NO_CHROMIUM}),
         entry(f"{SHOP}-x-very-long-slug-that-would-push-a-table-cell-wide-on-a-phone", "Lumi Official TH",
               status="failed", error=long_error)])
     index = write_index(reports)
     page = index.read_text(encoding="utf-8")
     assert page.count('class="sl-shop"') == 1 and f"Lumi Official TH ({SHOP})" in page and "Lumi Old Name (" not in page
-    assert page.count(NO_CHROMIUM.replace("`", "&#96;")) + page.count(NO_CHROMIUM) == 2  # once at the top, once beside it
-    assert "PDF not made for 1 report(s) listed here" in page
+    assert page.count(NO_CHROMIUM.replace("`", "&#96;")) + page.count(NO_CHROMIUM) == 1  # the fix, once at the top
+    assert "PDF not made for 2 report(s) listed here" in page
+    # beside each report: what failed, pointing at the fix
+    assert page.count("PDF not made: no Chromium found at /nonexistent (how to fix: the note at the top)") == 2
     text = visible_text(browser, index)
     assert debris(text) == [] and "Failures" in text and "ValueError" in text
     layout = layout_at(browser, index, PHONE, screenshot="index-with-failures-390")

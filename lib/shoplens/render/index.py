@@ -85,15 +85,31 @@ def missing_outputs(groups: list) -> list[tuple[str, str, int]]:
     return [(kind, reason, n) for (kind, reason), n in sorted(counts.items())]
 
 
+def _short_reasons(groups: list, missing: list[tuple[str, str, int]]) -> None:
+    """Beside each report, a reason several reports share is said short (what failed; the fix is in the
+    note at the top), a reason of its own in full."""
+    shared = {(kind, reason) for kind, reason, n in missing if n > 1}
+    for _, by_report in groups:
+        for _, by_shop in by_report:
+            for _, entries in by_shop:
+                for entry in entries:
+                    entry["missing_notes"] = {
+                        kind: (reason.split(":")[0] + " (how to fix: the note at the top)"
+                               if (kind, reason) in shared else reason)
+                        for kind, reason in entry["missing"].items()}
+
+
 def write_index(reports_dir: Path) -> Path:
     """Rebuild reports/index.html from every run manifest under reports/runs/."""
     runs = _load_runs(reports_dir)
     groups, failures, total = group_reports(runs)
+    missing = missing_outputs(groups)
+    _short_reasons(groups, missing)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     page = env.get_template("index.html.j2").render(
         css=(TEMPLATES_DIR / "builtin" / "report.css").read_text(encoding="utf-8"),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        total=total, runs=len(runs), failures=failures, groups=groups, missing=missing_outputs(groups),
+        total=total, runs=len(runs), failures=failures, groups=groups, missing=missing,
     )
     path = reports_dir / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
