@@ -47,7 +47,9 @@ weekly: setup
 
 ## test: the whole suite, notebooks included (nbval), with real kernels and headless Chromium
 test: setup system-deps
-	$(BIN)/python -m pytest
+	@if [ -n "$${SHOPLENS_CHROMIUM:-}" ] && [ ! -x "$$SHOPLENS_CHROMIUM" ]; then \
+	  echo "note: SHOPLENS_CHROMIUM=$$SHOPLENS_CHROMIUM is not a program; the tests use chromium from PATH"; fi
+	SHOPLENS_CHROMIUM="$$( [ -x "$${SHOPLENS_CHROMIUM:-}" ] && echo "$$SHOPLENS_CHROMIUM" )" $(BIN)/python -m pytest
 
 ## lab: JupyterLab on notebooks/, reading this folder's warehouse (or SHOPLENS_HOME's), on 127.0.0.1:LAB_PORT
 lab: setup
