@@ -42,7 +42,14 @@ def format_value(value, fmt: str, currency: str | None = None) -> str:
         return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
     if fmt == "integer":
         return f"{int(value):,}"
+    if fmt in _UNITS:
+        return f"{float(value):,.1f} {_UNITS[fmt]}"
+    if fmt == "decimal":
+        return f"{float(value):,.2f}"
     return str(value)
+
+
+_UNITS = {"minutes": "min", "hours": "h", "days": "d"}
 
 
 def _display_html(markup: str) -> None:
