@@ -8,7 +8,7 @@ What it plants in every shop, relative to the business's last day L (2026-11-15 
   the day's volume, so some orders miss their ready-to-ship SLA (`rts_sla_time` = paid + 48 h);
 - the shop's second best seller sells out during 11.11 (L-4, at the moment its stock reaches 0) and is
   restocked on L-1 at 10:00 shop time; meanwhile buyers buy other products;
-- the best seller is deactivated by the platform on L-3 at 09:00 shop time (no sales from then on);
+- the best seller is deactivated by the platform on L-3 at 00:30 shop time (no sales from then on);
 - another product is edited on L-5, pending audit, then fails it six hours later (with reasons);
 - chat response times and ratings get worse with the day's volume.
 Products that cannot be sold (deactivated, failed, out of stock) lose their later orders to other
@@ -125,7 +125,7 @@ def plan_operations(seed: int, business, shop) -> ShopOperations:
         planted[name] = (product.id, at)
 
     if len(products) >= 5 and business.first_day <= last - timedelta(days=5):
-        deactivated = _local(last - timedelta(days=3), 9, tz)
+        deactivated = _local(last - timedelta(days=3), 0, tz) + 1800  # 00:30: no sale that day
         plant("platform_deactivation", products[0], deactivated, "PLATFORM_DEACTIVATED")
         blocked.setdefault(products[0].id, []).append((deactivated, 2**40))
         edited = _local(last - timedelta(days=5), 15, tz)
