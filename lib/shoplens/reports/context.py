@@ -470,7 +470,8 @@ class ReportContext:
             _display_html(f'<p class="sl-empty {css}">{e(self.t(empty_key))}</p>')
             return
         body = "".join("<tr" + "".join(f' data-{k}="{e(str(v))}"' for k, v in attrs.items()) + ">"
-                       + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>" for attrs, cells in rows)
+                       + f"<th>{e(str(cells[0]))}</th>" + "".join(f"<td>{e(str(c))}</td>" for c in cells[1:])
+                       + "</tr>" for attrs, cells in rows)
         _display_html(f'<div class="sl-scroll"><table class="sl-ranked {css}"><thead><tr>'
                       f'{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead><tbody>{body}</tbody></table></div>')
 

@@ -209,7 +209,7 @@ def _time_fulfilment(rng: random.Random, orders, returns, tz: ZoneInfo) -> None:
         load = per_day.get(local.date(), typical) / typical
         handling = rng.uniform(4, 30) * H
         if (local.month, local.day) in PEAK_DAYS or load > 1.8:
-            handling *= max(1.0, load) * rng.uniform(0.9, 1.6)
+            handling *= min(max(1.0, load), 2.2) * rng.uniform(0.8, 1.4)
         elif rng.random() < 0.02:
             handling += rng.uniform(24, 48) * H  # the odd parcel that waits
         rts = o.paid_time + int(handling)
