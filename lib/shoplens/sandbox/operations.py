@@ -367,14 +367,9 @@ def warehouses(sandbox, query: dict, body: dict, shop) -> dict:
 
 def service_performance(sandbox, query: dict, body: dict, shop) -> dict:
     """Chat support over shop-local dates [support_date_ge, support_date_lt), complete days only."""
-    try:
-        start = date.fromisoformat(query["support_date_ge"])
-        end = date.fromisoformat(query["support_date_lt"])
-    except (KeyError, ValueError):
-        raise ProtocolError(400, 36009004, "Invalid request. `support_date_ge` and `support_date_lt` are "
-                                           "required, as YYYY-MM-DD.") from None
-    if end <= start:
-        raise ProtocolError(400, 36009004, "Invalid request. `support_date_lt` must be after `support_date_ge`.")
+    from shoplens.sandbox.analytics import parse_date_range  # analytics imports the business, which imports us
+
+    start, end = parse_date_range(query, names=("support_date_ge", "support_date_lt"))
     today = datetime.fromtimestamp(sandbox.now(), ZoneInfo(shop.region.timezone)).date()
     days = [d for day, d in sandbox.business.operations[shop.id].service.items() if start <= day < min(end, today)]
     sessions = sum(d.sessions for d in days)
