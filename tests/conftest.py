@@ -45,11 +45,12 @@ def client(server, tokens):
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory) -> tuple[Path, Sandbox]:
-    """A workspace synced over HTTP from a small sandbox; the sandbox is returned for cross-checks."""
+    """A workspace synced over HTTP from a small sandbox, with a week of daily stock and product status
+    snapshots before it; the sandbox is returned for cross-checks."""
     home = tmp_path_factory.mktemp("workspace")
     sandbox = small_sandbox()
     with SandboxServer(sandbox) as running:
-        sync_from_sandbox(running, home, options=SyncOptions(history_days=21))
+        sync_from_sandbox(running, home, options=SyncOptions(history_days=21), snapshot_days=8)
     return home, sandbox
 
 

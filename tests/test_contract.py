@@ -25,6 +25,10 @@ def call_arguments(name: str, sandbox, shop) -> dict:
         return {"params": dict(WEEK)}
     if name in ("products", "promotions"):
         return {"body": {}}
+    if name == "inventory":
+        return {"body": {"product_ids": [p.id for p in sandbox.business.products[shop.id]][:100]}}
+    if name == "service_performance":
+        return {"params": {"support_date_ge": "2026-11-09", "support_date_lt": "2026-11-16"}}
     return {}
 
 
@@ -87,3 +91,30 @@ def test_the_contract_catches_a_broken_request_and_response(contract):
            "data": {"orders": [{"id": 123, "create_time": "2026-11-09"}]}}
     problems = contract.response_problems("POST", "/order/202309/orders/search", bad)
     assert any("orders/0/id" in p for p in problems) and any("orders/0/create_time" in p for p in problems)
+
+
+def test_the_contract_catches_broken_operations_requests_and_responses(contract):
+    """The operations endpoints (#15): stock searched with ids of the wrong type, service performance
+    without its dates, and answers with the wrong field types, are all caught."""
+    request = httpx.Request("POST", "https://x/product/202309/inventory/search", params={"page_size": 5},
+                            headers={"x-tts-access-token": "t", "content-type": "application/json"},
+                            content=json.dumps({"product_ids": "1,2"}).encode())
+    problems = contract.request_problems(request)
+    assert "query parameter page_size is not in the operation" in problems
+    assert any(p.startswith("body: product_ids") for p in problems)
+    request = httpx.Request("GET", "https://x/customer_service/202407/performance", params={"shop_cipher": "c"},
+                            headers={"x-tts-access-token": "t", "content-type": "application/json"})
+    assert "missing required query parameter support_date_ge" in contract.request_problems(request)
+    bad = {"code": 0, "message": "Success", "request_id": "r",
+           "data": {"inventory": [{"product_id": 1, "skus": [{"id": "s", "total_available_quantity": "12"}]}]}}
+    problems = contract.response_problems("POST", "/product/202309/inventory/search", bad)
+    assert any("inventory/0/product_id" in p for p in problems)
+    assert any("total_available_quantity" in p for p in problems)
+    bad = {"code": 0, "message": "Success", "request_id": "r",
+           "data": {"orders": [{"id": "1", "rts_sla_time": "2026-11-12T10:00", "cancellation_initiator": 3}]}}
+    problems = contract.response_problems("POST", "/order/202309/orders/search", bad)
+    assert any("rts_sla_time" in p for p in problems) and any("cancellation_initiator" in p for p in problems)
+    bad = {"code": 0, "message": "Success", "request_id": "r",
+           "data": {"performance": {"response_percentage": 97.5, "support_session_count": "12"}}}
+    problems = contract.response_problems("GET", "/customer_service/202407/performance", bad)
+    assert any("response_percentage" in p for p in problems) and any("support_session_count" in p for p in problems)

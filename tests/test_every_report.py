@@ -25,7 +25,8 @@ from pdfs import page_size_pt, page_texts, png_size, save_first_page
 
 PERIOD = (date(2026, 11, 9), date(2026, 11, 15))
 FIRST_HEADING = {"shop_report": "headline", "creator_report": "leaderboard", "live_recap": "session_kpis",
-                 "campaign_recap": "trend", "kpi_scorecard": "scorecard", "attribution": "attr_summary"}
+                 "campaign_recap": "trend", "kpi_scorecard": "scorecard", "attribution": "attr_summary",
+                 "operations": "ops_fulfilment"}
 
 
 @pytest.fixture(scope="module")

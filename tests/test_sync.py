@@ -10,7 +10,7 @@ import duckdb
 import httpx
 import pytest
 
-from shoplens.demo import sandbox_settings, sync_from_sandbox
+from shoplens.demo import SNAPSHOT_RESOURCES, sandbox_settings, sync_from_sandbox
 from shoplens.errors import SyncError
 from shoplens.sync import RESOURCES, SyncOptions, raise_if_failed, replay, run_sync
 from shoplens.sync.lock import SyncLock
@@ -52,8 +52,13 @@ def test_a_first_sync_loads_every_resource_and_every_visible_order(synced):
             assert region == (shop.region.code, shop.region.currency, shop.region.timezone)
         for table in DATA_TABLES:
             assert wh.count(table) > 0, f"{table} is empty after a first sync"
-        runs = wh.rows("SELECT count(*), count(*) FILTER (WHERE status = 'ok') FROM sync_runs")[0]
+        # the full sync is the last run; the daily snapshot runs before it read stock and products only
+        runs = wh.rows("SELECT count(*), count(*) FILTER (WHERE status = 'ok') FROM sync_runs "
+                       "WHERE run_id = (SELECT max(run_id) FROM sync_runs)")[0]
         assert runs == (len(sandbox.business.shops) * (len(RESOURCES) + 1),) * 2
+        earlier = {r[0] for r in wh.rows("SELECT DISTINCT resource FROM sync_runs "
+                                         "WHERE run_id < (SELECT max(run_id) FROM sync_runs)")}
+        assert earlier == set(SNAPSHOT_RESOURCES)
 
 
 def test_two_incremental_runs_load_only_new_or_changed_records(server, tmp_path):

@@ -35,6 +35,8 @@ app.add_typer(fx_app, name="fx")
 app.add_typer(costs_app, name="costs")
 from shoplens.links.cli import links_app  # noqa: E402
 app.add_typer(links_app, name="links")
+from shoplens.operations.cli import stock_app  # noqa: E402
+app.add_typer(stock_app, name="stock")
 from shoplens.imports.cli import import_command, reconcile_command  # noqa: E402
 app.command("import")(import_command)
 app.command("reconcile")(reconcile_command)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,8 @@ from shoplens.warehouse import Warehouse
 from shoplens.warehouse.reference import load_fx_rates, workspace_writer
 
 DEMO_PERIOD = (date(2026, 11, 9), date(2026, 11, 15))  # ISO week 2026-W46, with 11.11 in it
+#: daily stock snapshots before the demo's main sync: the report week and the week before it
+DEMO_SNAPSHOT_DAYS = 14
 
 
 def authorize_with_sandbox(settings: Settings) -> TokenSet:
@@ -54,15 +56,36 @@ def sandbox_settings(server: SandboxServer, home: Path, **overrides) -> Settings
     return Settings(**(options | overrides))
 
 
+#: what a daily scheduled sync would have recorded of the snapshot-only APIs (stock, product status)
+SNAPSHOT_RESOURCES = ["products", "warehouses", "inventory"]
+#: when in the (UTC) day the daily snapshot syncs run: evening in Asia, afternoon in Europe
+SNAPSHOT_HOUR_UTC = 16
+
+
 def sync_from_sandbox(server: SandboxServer, home: Path, *, say: Callable[[str], None] = lambda line: None,
-                      options: SyncOptions | None = None, **overrides) -> SyncSummary:
+                      options: SyncOptions | None = None, snapshot_days: int = 0, **overrides) -> SyncSummary:
     """Authorize against a running sandbox, sync all its shops into `home`'s warehouse, load its FX rates.
 
+    `snapshot_days` first runs that many daily syncs of the snapshot-only resources (stock, product
+    status) with the sandbox's clock set to each of the last days at SNAPSHOT_HOUR_UTC, as a daily
+    schedule would have: stock over time and status history exist only where a sync saw them.
     The tokens stay in memory; nothing is written to the workspace's credential files.
     """
     settings = sandbox_settings(server, home, **overrides)
     tokens = authorize_with_sandbox(settings)
     say(f"authorized: {tokens.seller_name}, scopes {', '.join(tokens.granted_scopes)}")
+    if snapshot_days:
+        sandbox, clock = server.sandbox, server.sandbox.business_now
+        last = sandbox.business.last_day
+        try:
+            for back in range(snapshot_days - 1, -1, -1):
+                moment = datetime.combine(last - timedelta(days=back), time(SNAPSHOT_HOUR_UTC), UTC)
+                sandbox.business_now = lambda moment=moment: int(moment.timestamp())
+                run_sync(settings, authorizations=[StaticToken(tokens.access_token)],
+                         options=SyncOptions(resources=SNAPSHOT_RESOURCES, shops=(options.shops if options else None)))
+        finally:
+            sandbox.business_now = clock
+        say(f"daily snapshots of stock and product status: {snapshot_days} days to {last}")
     summary = run_sync(settings, authorizations=[StaticToken(tokens.access_token)], options=options,
                        observer=Observer(lambda r: say(
                            f"synced shop {r.shop_id} {r.resource}: {r.rows} rows, {r.pages} pages in {r.seconds:.1f}s")))
@@ -98,7 +121,7 @@ def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int 
     sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day)
     with SandboxServer(sandbox) as server:
         say(f"sandbox: {shops} shops (seed {seed}) at {server.url}")
-        summary = sync_from_sandbox(server, home, say=say)
+        summary = sync_from_sandbox(server, home, say=say, snapshot_days=DEMO_SNAPSHOT_DAYS)
     load_sandbox_clicks(sandbox.business, home, say=say)
     reports_dir = home / "reports"
     with Warehouse(warehouse_path(home), read_only=True) as warehouse:

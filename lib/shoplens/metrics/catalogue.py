@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from shoplens.errors import MetricDefinitionError, MetricError
 
 UNITS = ("money", "count", "ratio", "duration")
-FORMATS = ("money", "integer", "percent", "multiple", "seconds")
-AGGREGATIONS = ("sum", "count", "count_distinct", "min", "max")
+FORMATS = ("money", "integer", "percent", "multiple", "seconds", "minutes", "hours", "days", "decimal")
+AGGREGATIONS = ("sum", "count", "count_distinct", "min", "max", "median")
 TIME_DIMENSIONS = ("day", "week", "month")
 #: every source can be broken down by these; the rest depend on the source
 COMMON_DIMENSIONS = ("shop", "region", *TIME_DIMENSIONS)
 DIMENSIONS = (*COMMON_DIMENSIONS, "promotion", "campaign", "live", "creator", "content_type", "content_id",
-              "product", "channel")
+              "product", "channel", "sku", "warehouse")
 #: policy switches a measure can follow (see Policies)
 MEASURE_POLICIES = ("gmv_basis", "include_cancelled", "refunds_by")
 #: policy switches a sum term can depend on
@@ -53,7 +53,8 @@ class Source:
 
     time_kind "instant" rows carry a TIMESTAMPTZ and are placed on local days by the reporting time
     zone; "date" rows (daily analytics) already carry the shop-local day TikTok reports and are used as
-    they are. `order_time` is the time of the row's order, for the `refunds_by` policy.
+    they are; "snapshot" rows are a state on each shop-local day (stock, listings, backlog): a period,
+    week or month reads only its last day, so a state is never added up over days. `order_time` is the time of the row's order, for the `refunds_by` policy.
     """
 
     id: str
@@ -479,6 +480,142 @@ CATALOGUE: tuple[Metric, ...] = (
        "ratio", "percent", numerator="live_product_clicks", denominator="live_product_impressions"),
 )
 
+# --- operations (#15): fulfilment, stock, listings, service -----------------------------------------------
+SOURCES.update({s.id: s for s in (
+    Source("dispatch", "dispatch_facts t", "t.rts_sla_time", "instant",
+           "Paid orders due to be shipped in the period (by their ready-to-ship SLA, `rts_sla_time`, in the "
+           "reporting time zone), not cancelled before they shipped.",
+           columns={"row": "1", "hours_to_ship": "t.hours_to_ship"},
+           filters={"late": "t.late", "on_time": "t.on_time", "decided": "(t.late OR t.on_time)",
+                    "shipped": "t.hours_to_ship IS NOT NULL"}),
+    Source("deliveries", "dispatch_facts t", "t.delivery_time", "instant",
+           "Paid orders delivered in the period (by delivery time in the reporting time zone).",
+           columns={"delivery_days": "t.delivery_days"}),
+    Source("backlog", "backlog_daily t", "t.date", "snapshot",
+           "Orders paid and awaiting shipment at the end of each shop-local day (not shipped, not cancelled).",
+           columns={"row": "1"}, filters={"at_risk": "t.at_risk", "overdue": "t.overdue"}, currency="s.currency"),
+    Source("stock", "stock_daily t", "t.date", "snapshot",
+           "Stock per SKU and warehouse at the end of each shop-local day, carried forward from the last "
+           "inventory snapshot synced, with the SKU's average daily units over the trailing 14 days.",
+           columns={"stock": "t.stock", "daily_units": "t.daily_units", "sku": "t.sku_id"},
+           filters={"at_risk": "t.at_risk"},
+           dimensions={"product": "t.product_id", "sku": "t.sku_id", "warehouse": "t.warehouse_id"},
+           currency="s.currency"),
+    Source("stock_days", "stock_daily t", "t.date", "date",
+           "The same stock rows, one per SKU, warehouse and day, counted over every day of the period.",
+           columns={"sku_day": "t.sku_id || ':' || CAST(t.date AS VARCHAR)"},
+           filters={"out_of_stock": "t.out_of_stock"},
+           dimensions={"product": "t.product_id", "sku": "t.sku_id", "warehouse": "t.warehouse_id"},
+           currency="s.currency"),
+    Source("listings", "listing_daily t", "t.date", "snapshot",
+           "Each product's status at the end of each shop-local day, from the status history the syncs record.",
+           columns={"row": "1", "gmv_before": "t.gmv_before"},
+           filters={"inactive": "NOT t.active AND t.status NOT IN ('DRAFT')"},
+           dimensions={"product": "t.product_id"}, currency="t.currency"),
+    Source("service", "service_daily t", "t.date", "date",
+           "Customer-service chat performance per shop-local day, from the customer service performance API.",
+           columns={"sessions": "t.sessions", "responded": "t.sessions * t.response_percentage / 100",
+                    "response_minutes": "t.sessions * t.response_minutes"},
+           currency="s.currency"),
+)})
+
+CATALOGUE += (
+    # --- fulfilment -------------------------------------------------------------------------------------
+    _m("dispatches_due", "Orders due to ship", "应发货订单数",
+       "Paid orders whose ready-to-ship deadline (rts_sla_time) fell in the period and that shipped, or were "
+       "still unshipped past it when orders were last synced; orders cancelled before shipping are left out.",
+       "发货截止时间（rts_sla_time）落在期间内、且已发货或在最近一次同步时仍未发货并已超时的已支付订单；发货前取消的订单不计。",
+       "count", "integer", source="dispatch", expr="row", agg="count", filters=("decided",)),
+    _m("late_dispatches", "Late dispatches", "延迟发货订单数",
+       "Orders due to ship in the period that shipped after their ready-to-ship deadline, or have not shipped.",
+       "期间内应发货、但晚于发货截止时间发货或仍未发货的订单数。",
+       "count", "integer", False, source="dispatch", expr="row", agg="count", filters=("late",)),
+    _m("late_dispatch_rate", "Late dispatch rate", "延迟发货率",
+       "Late dispatches divided by orders due to ship.", "延迟发货订单数除以应发货订单数。",
+       "ratio", "percent", False, numerator="late_dispatches", denominator="dispatches_due"),
+    _m("on_time_dispatches", "On-time dispatches", "准时发货订单数",
+       "Orders due to ship in the period that shipped by their ready-to-ship deadline.",
+       "期间内应发货且在发货截止时间前发货的订单数。",
+       "count", "integer", source="dispatch", expr="row", agg="count", filters=("on_time",)),
+    _m("on_time_dispatch_rate", "On-time dispatch rate", "准时发货率",
+       "On-time dispatches divided by orders due to ship.", "准时发货订单数除以应发货订单数。",
+       "ratio", "percent", numerator="on_time_dispatches", denominator="dispatches_due"),
+    _m("hours_to_ship", "Hours to ship (median)", "发货时长（中位数，小时）",
+       "Median hours from payment to the seller shipping (rts_time), over the shipped orders due in the period.",
+       "期间内应发货且已发货订单从支付到商家发货（rts_time）的小时数中位数。",
+       "duration", "hours", False, source="dispatch", expr="hours_to_ship", agg="median", filters=("shipped",),
+       dimensions=("shop", "region", "day", "week", "month")),
+    _m("orders_at_risk", "Orders at risk", "超时风险订单数",
+       "Orders awaiting shipment at the end of the period that are due to ship within 24 hours of it, or "
+       "already past their deadline.", "期末仍待发货、且在期末后 24 小时内到达或已超过发货截止时间的订单数。",
+       "count", "integer", False, source="backlog", expr="row", agg="count", filters=("at_risk",)),
+    _m("backlog_orders", "Orders awaiting shipment", "待发货订单数",
+       "Orders paid, not shipped and not cancelled at the end of the period.", "期末已支付、未发货且未取消的订单数。",
+       "count", "integer", False, source="backlog", expr="row", agg="count"),
+    _m("delivery_days", "Days to deliver (median)", "送达天数（中位数）",
+       "Median days from payment to delivery, over the orders delivered in the period.",
+       "期间内送达订单从支付到送达的天数中位数。",
+       "duration", "days", False, source="deliveries", expr="delivery_days", agg="median",
+       dimensions=("shop", "region", "day", "week", "month")),
+    # --- stock ------------------------------------------------------------------------------------------
+    _m("stock_on_hand", "Stock on hand", "可售库存",
+       "Units available to sell at the end of the period (the last inventory snapshot on or before that day).",
+       "期末可售件数（当天或之前最近一次库存快照）。",
+       "count", "integer", source="stock", expr="stock", agg="sum"),
+    _m("trailing_daily_units", "Daily units (14-day average)", "日均销量（近 14 天）",
+       "Average units sold a day over the 14 days up to the end of the period (paid, not cancelled).",
+       "截至期末的 14 天内日均销售件数（已支付且未取消）。",
+       "count", "decimal", source="stock", expr="daily_units", agg="sum"),
+    _m("days_of_cover", "Days of cover", "库存可售天数",
+       "Stock on hand divided by the average daily units of the trailing 14 days: how long stock lasts at "
+       "the recent pace.", "可售库存除以近 14 天日均销量：按近期速度库存可维持的天数。",
+       "duration", "days", numerator="stock_on_hand", denominator="trailing_daily_units"),
+    _m("stockout_risk_skus", "SKUs at stockout risk", "缺货风险 SKU 数",
+       "SKUs selling in the trailing 14 days whose days of cover at the end of the period are below their "
+       "restock lead time (7 days unless set per shop or SKU with `shoplens stock lead-time`).",
+       "近 14 天有销量、且期末库存可售天数低于补货周期（默认 7 天，可用 `shoplens stock lead-time` 按店铺或 SKU 设置）的 SKU 数。",
+       "count", "integer", False, source="stock", expr="sku", agg="count_distinct", filters=("at_risk",)),
+    _m("out_of_stock_days", "Out-of-stock SKU days", "缺货 SKU 天数",
+       "SKU-days in the period that ended with no stock available (a SKU out of stock for 3 days counts 3).",
+       "期间内日终可售库存为零的 SKU 天数（一个 SKU 缺货 3 天计 3）。",
+       "count", "integer", False, source="stock_days", expr="sku_day", agg="count_distinct",
+       filters=("out_of_stock",)),
+    _m("units_and_stock", "Units sold plus stock", "销量加期末库存",
+       "Units sold in the period plus stock on hand at its end: what there was to sell.",
+       "期间销量加期末可售库存：可供销售的总量。",
+       "count", "integer", terms=((1, "units", None), (1, "stock_on_hand", None))),
+    _m("sell_through_rate", "Sell-through rate", "售罄率",
+       "Units sold in the period divided by units sold plus the stock left at its end.",
+       "期间销量除以（期间销量加期末库存）。",
+       "ratio", "percent", numerator="units", denominator="units_and_stock"),
+    # --- listings ---------------------------------------------------------------------------------------
+    _m("deactivated_products", "Products not live", "未在售商品数",
+       "Products not active at the end of the period: deactivated by the seller or the platform, frozen, "
+       "deleted, pending or failing audit.", "期末未处于在售状态的商品：被商家或平台下架、冻结、删除、审核中或审核未通过。",
+       "count", "integer", False, source="listings", expr="row", agg="count", filters=("inactive",)),
+    _m("listing_gmv_at_risk", "GMV at risk from listings", "下架影响 GMV",
+       "For the products not active at the end of the period: their GMV in the 28 days before they stopped "
+       "being active, what the shop stands to lose.", "期末未在售商品在停售前 28 天的 GMV：店铺可能损失的销售额。",
+       "money", "money", False, source="listings", expr="gmv_before", agg="sum", filters=("inactive",)),
+    # --- service ----------------------------------------------------------------------------------------
+    _m("chat_sessions", "Chat sessions", "客服会话数",
+       "Customer-service chat sessions buyers started in the period.", "期间内买家发起的客服会话数。",
+       "count", "integer", source="service", expr="sessions", agg="sum"),
+    _m("chat_responses", "Chats answered within 24 h", "24 小时内回复会话数",
+       "Chat sessions whose first answer came within 24 hours.", "24 小时内首次回复的会话数。",
+       "count", "integer", source="service", expr="responded", agg="sum"),
+    _m("response_rate", "Chat response rate", "客服回复率",
+       "Chats answered within 24 hours divided by chat sessions.", "24 小时内回复的会话数除以会话总数。",
+       "ratio", "percent", numerator="chat_responses", denominator="chat_sessions"),
+    _m("chat_response_minutes", "Chat response minutes", "客服回复总分钟数",
+       "First-response minutes summed over the chat sessions.", "各会话首次回复分钟数之和。",
+       "duration", "minutes", False, source="service", expr="response_minutes", agg="sum"),
+    _m("response_minutes", "Chat response time", "客服平均回复时长",
+       "Average minutes to the first answer of a chat session (weighted by sessions).",
+       "客服会话首次回复的平均分钟数（按会话数加权）。",
+       "duration", "minutes", False, numerator="chat_response_minutes", denominator="chat_sessions"),
+)
+
 
 def validate(catalogue: tuple[Metric, ...] = CATALOGUE, sources: Mapping[str, Source] = SOURCES) -> None:
     """Raise MetricDefinitionError listing every problem in the catalogue, or return None."""
@@ -493,8 +630,8 @@ def validate(catalogue: tuple[Metric, ...] = CATALOGUE, sources: Mapping[str, So
             for alias in re.findall(r"\b([a-z]{1,2})\.[a-z_]", fragment):
                 if alias not in ("t", "s") and alias not in JOINS:
                     problems.append(f"source {source.id!r}: unknown join alias {alias!r} in {fragment!r}")
-        if source.time_kind not in ("instant", "date"):
-            problems.append(f"source {source.id!r}: time_kind must be instant or date")
+        if source.time_kind not in ("instant", "date", "snapshot"):
+            problems.append(f"source {source.id!r}: time_kind must be instant, date or snapshot")
     for m in catalogue:
         problems += _metric_problems(m, by_id, sources)
     problems += _cycles(by_id)

@@ -22,7 +22,10 @@ from shoplens.metrics.catalogue import DIMENSIONS, JOINS, TIME_DIMENSIONS, Catal
 from shoplens.warehouse.schema import MONEY
 
 _AGG = {"sum": "sum({e})", "count": "count({e})", "count_distinct": "count(DISTINCT {e})", "min": "min({e})",
-        "max": "max({e})"}
+        "max": "max({e})", "median": "median({e})"}
+#: the last day of each time group, where a snapshot source is read (its value at the end of the group)
+_SNAPSHOT_DAY = {"day": "_day", "week": "least(CAST(date_trunc('week', _day) AS DATE) + 6, $end{s})",
+                 "month": "least(CAST(last_day(_day) AS DATE), $end{s})"}
 _TIME_SQL = {"day": "_day", "week": "CAST(date_trunc('week', _day) AS DATE)",
              "month": "CAST(date_trunc('month', _day) AS DATE)"}
 COMPARISONS = ("previous", "last_year")
@@ -249,7 +252,7 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
     if "region" in dims:
         inner["_region"] = "s.region"
     has_period = period is not None
-    inner["_day"] = time if source.time_kind == "date" else _local_day(time, policies, period)
+    inner["_day"] = time if source.time_kind in ("date", "snapshot") else _local_day(time, policies, period)
     for dim in dims:
         if dim not in ("shop", "region", *TIME_DIMENSIONS):
             inner[f"_d_{dim}"] = source.dimensions[dim]
@@ -275,7 +278,7 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
     for dim, _ in spec.where:
         where.append(f"list_contains($w_{dim}, CAST({'s.region' if dim == 'region' else source.dimensions[dim]} AS VARCHAR))")
     if has_period:
-        if source.time_kind == "date":
+        if source.time_kind in ("date", "snapshot"):
             where.append(f"{time} BETWEEN $start{suffix} AND $end{suffix}")
         else:  # a coarse UTC window any zone's local days fall in, so DuckDB can skip row groups
             where.append(f"{time} >= CAST($start{suffix} AS TIMESTAMPTZ) - INTERVAL 1 DAY "
@@ -288,6 +291,12 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
     relation = (f"    SELECT {select_inner}\n    FROM {' '.join([source.relation, *joins])}"
                 f"\n    WHERE {' AND '.join(where)}")
     outer_where = f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if has_period else ""
+    if source.time_kind == "snapshot":  # a state, not a flow: read on the last day of each time group
+        time_dims = [d for d in dims if d in TIME_DIMENSIONS]
+        table = source.relation.split()[0]
+        last = (_SNAPSHOT_DAY[time_dims[-1]].format(s=suffix) if time_dims and has_period else "_day" if time_dims
+                else f"$end{suffix}" if has_period else f"(SELECT max({time.replace('t.', '')}) FROM {table})")
+        outer_where = (outer_where + " AND " if outer_where else "\n  WHERE ") + f"_day = {last}"
     dim_sql = [f"{_dim_sql(d)} AS {d}" for d in dims]
 
     def aggregate(cols: list[str], group: list[str]) -> str:

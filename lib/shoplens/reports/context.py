@@ -42,7 +42,14 @@ def format_value(value, fmt: str, currency: str | None = None) -> str:
         return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
     if fmt == "integer":
         return f"{int(value):,}"
+    if fmt in _UNITS:
+        return f"{float(value):,.1f} {_UNITS[fmt]}"
+    if fmt == "decimal":
+        return f"{float(value):,.2f}"
     return str(value)
+
+
+_UNITS = {"minutes": "min", "hours": "h", "days": "d"}
 
 
 def text_value(value) -> str:
@@ -484,7 +491,111 @@ class ReportContext:
                                                   f"{r.deviation:+.1f}", change]))
             parts.append(table("q_anomalies", [t("metric"), t("day"), t("q_kind"), t("value"), t("q_expected"),
                                                t("q_deviation"), t("change")], rows, {0, 2}))
-        if signals.clean:
+        causes = self._causes_html()
+        parts.append(causes)
+        if signals.clean and not causes:
             parts.append(f'<p class="sl-ok">{e(t("q_no_issues"))}</p>')
         self.heading("q_title")
         _display_html(f'<section class="sl-quality" data-issues="{signals.issues}">{"".join(parts)}</section>')
+
+    # --- operations (#15): backlog, stock risk, listing health --------------------------------------------
+    def _local_time(self, value) -> str:
+        if value is None or pd.isna(value):
+            return "–"
+        return value.astimezone(ZoneInfo(self.shop["timezone"])).strftime("%Y-%m-%d %H:%M")
+
+    def _table(self, css: str, head: list[str], rows: list[tuple[dict, list[str]]], empty_key: str) -> None:
+        """An escaped table (a `data-` attribute per row for checks), or one line saying it is empty."""
+        e = html.escape
+        if not rows:
+            _display_html(f'<p class="sl-empty {css}">{e(self.t(empty_key))}</p>')
+            return
+        body = "".join("<tr" + "".join(f' data-{k}="{e(str(v))}"' for k, v in attrs.items()) + ">"
+                       + f"<th>{e(str(cells[0]))}</th>" + "".join(f"<td>{e(str(c))}</td>" for c in cells[1:])
+                       + "</tr>" for attrs, cells in rows)
+        _display_html(f'<div class="sl-scroll"><table class="sl-ranked {css}"><thead><tr>'
+                      f'{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead><tbody>{body}</tbody></table></div>')
+
+    def backlog(self, *, limit: int = 15) -> None:
+        """Orders awaiting shipment at the end of the period, by how long they have waited since payment,
+        then the ones at risk (due within 24 h of the period's end, or overdue) with their deadlines."""
+        day = self.period[1]
+        rows = self.warehouse.rows(
+            "SELECT order_id, paid_time, rts_sla_time, age_hours, at_risk, overdue FROM backlog_daily "
+            "WHERE shop_id = ? AND date = ? ORDER BY rts_sla_time, order_id", [self.shop_id, day])
+        buckets = [("< 24 h", 0, 24), ("24–48 h", 24, 48), ("48–72 h", 48, 72), ("≥ 72 h", 72, float("inf"))]
+        self.subheading("ops_backlog")
+        self._table("sl-backlog", [self.t("ops_age"), self.t("ops_orders"), self.t("ops_of_them_at_risk")],
+                    [({"age": label}, [label, f"{sum(lo <= r[3] < hi for r in rows):,}",
+                                       f"{sum(bool(r[4]) and lo <= r[3] < hi for r in rows):,}"])
+                     for label, lo, hi in buckets] if rows else [], "ops_no_backlog")
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(self.shop["timezone"]))
+        risky = []
+        for order_id, paid, due, _, at_risk, overdue in rows:
+            if not at_risk:
+                continue
+            hours = (due - end).total_seconds() / 3600
+            left = f"{self.t('ops_overdue')} {-hours:,.1f} h" if overdue else f"{hours:,.1f} h"
+            risky.append(({"order": order_id, "overdue": bool(overdue)},
+                          [order_id, self._local_time(paid), self._local_time(due), left]))
+        self.subheading("ops_at_risk")
+        self._table("sl-at-risk", [self.t("ops_order_id"), self.t("ops_paid"), self.t("ops_due"), self.t("ops_left")],
+                    risky[:limit], "ops_none_at_risk")
+
+    def stock_risk(self, frame: pd.DataFrame, *, limit: int = 15) -> None:
+        """SKUs at stockout risk (a `metrics.query` by product and sku with stock_on_hand, trailing_daily_units,
+        days_of_cover and stockout_risk_skus), least cover first."""
+        risky = frame[frame["stockout_risk_skus"] > 0].copy()
+        risky["cover"] = risky["days_of_cover"].astype(float).fillna(0)
+        risky = risky.sort_values(["cover", "sku"], kind="stable").head(limit)
+        names = self.names("product", list(risky["product"]))
+        skus = dict(self.warehouse.rows("SELECT sku_id, seller_sku FROM skus WHERE shop_id = ?", [self.shop_id]))
+        leads = dict(self.warehouse.rows("SELECT sku_id, max(lead_days) FROM stock_daily WHERE shop_id = ? AND "
+                                         "date = ? GROUP BY 1", [self.shop_id, self.period[1]]))
+        label = self.label
+        rows = [({"sku": r.sku, "cover": round(float(r.cover), 2)},
+                 [names.get(r.product, r.product), skus.get(r.sku) or r.sku,
+                  format_value(r.stock_on_hand, "integer"), format_value(r.trailing_daily_units, "decimal"),
+                  format_value(r.days_of_cover, "days"), format_value(leads.get(r.sku, 7), "days")])
+                for r in risky.itertuples()]
+        self._table("sl-stock-risk", [self.t("product"), self.t("ops_sku"), label("stock_on_hand"),
+                                      label("trailing_daily_units"), label("days_of_cover"), self.t("ops_lead")],
+                    rows, "ops_no_risk")
+
+    def status_changes(self) -> None:
+        """Every product status change in the period (shop-local days): from and to, when, and the GMV the
+        product had in the 28 days before it stopped being active."""
+        rows = self.warehouse.rows("""
+            SELECT h.product_id, coalesce(p.title, h.product_id), h.status, h.since,
+                   lag(h.status) OVER (PARTITION BY h.product_id ORDER BY h.since) AS before,
+                   (SELECT any_value(l.gmv_before) FROM listing_daily l WHERE l.product_id = h.product_id
+                      AND l.since = h.since) AS gmv_before
+            FROM product_status_history h LEFT JOIN products p USING (product_id)
+            WHERE h.shop_id = ? QUALIFY CAST(timezone(?, h.since) AS DATE) BETWEEN ? AND ?
+            ORDER BY h.since, h.product_id""", [self.shop_id, self.shop["timezone"], *self.period])
+
+        def status(value) -> str:
+            return "–" if value is None else (self.t(f"status_{value}") if f"status_{value}" in i18n.TEXT else value)
+
+        currency = self.shop["currency"]
+        self._table("sl-status-changes", [self.t("product"), self.t("ops_from"), self.t("ops_to"),
+                                          self.t("ops_when"), self.t("ops_gmv_before")],
+                    [({"product": pid, "status": to}, [title, status(before), status(to), self._local_time(since),
+                                                       format_value(gmv, "money", currency)])
+                     for pid, title, to, since, before, gmv in rows], "ops_no_changes")
+
+    def _causes_html(self) -> str:
+        """The drops the data-quality section can explain, as sentences ('' when there are none)."""
+        from shoplens.quality.causes import cause_sentence, product_causes
+
+        if self.shop_id is None:
+            return ""
+        causes = product_causes(self.warehouse, period=self.period, shop=self.shop_id)
+        if not len(causes):
+            return ""
+        e = html.escape
+        items = "".join(
+            f'<li data-product="{e(r.product_id)}" data-day="{r.day.isoformat()}" data-cause="{e(r.cause)}">'
+            f'{e(cause_sentence(r, self.lang, lambda v, r=r: format_value(v, "money", r.currency)))}</li>'
+            for r in causes.itertuples())
+        return f'<h3 id="sl-q_causes">{e(self.t("q_causes"))}</h3><ul class="sl-causes">{items}</ul>'

@@ -35,8 +35,11 @@ class Target:
 
     def for_days(self, days: int) -> Decimal:
         """The target over `days` days: scaled for additive metrics, as it is for ratios."""
-        m = default_catalogue().get(self.metric)
-        additive = m.kind != "ratio" and m.agg not in ("max", "min", "count_distinct")
+        catalogue = default_catalogue()
+        # states (stock, backlog, listings: read at the period's end) and medians do not add up over days
+        additive = all(base.agg not in ("max", "min", "count_distinct", "median")
+                       and catalogue.sources[base.source].time_kind != "snapshot"
+                       for base in catalogue.base_metrics(self.metric)) and catalogue.get(self.metric).kind != "ratio"
         return self.weekly * days / 7 if additive else self.weekly
 
     def attainment(self, actual, days: int) -> float | None:

@@ -28,16 +28,18 @@ def amount(value: Decimal, currency: str) -> dict:
     return {"amount": money(value), "currency": currency}
 
 
-def parse_date_range(query: dict, max_days: int = 365) -> tuple[date, date]:
-    """[start_date_ge, end_date_lt) from the query, validated as the API would."""
+def parse_date_range(query: dict, max_days: int = 365,
+                     names: tuple[str, str] = ("start_date_ge", "end_date_lt")) -> tuple[date, date]:
+    """[start, end) from the query's two date parameters (`names`), validated as the API would."""
+    first, last = names
     try:
-        start = date.fromisoformat(query["start_date_ge"])
-        end = date.fromisoformat(query["end_date_lt"])
+        start = date.fromisoformat(query[first])
+        end = date.fromisoformat(query[last])
     except (KeyError, ValueError):
-        raise ProtocolError(400, 36009004, "Invalid request. `start_date_ge` and `end_date_lt` are required "
+        raise ProtocolError(400, 36009004, f"Invalid request. `{first}` and `{last}` are required "
                                            "dates in YYYY-MM-DD format.") from None
     if end <= start or (end - start).days > max_days:
-        raise ProtocolError(400, 36009004, f"Invalid request. `end_date_lt` must be after `start_date_ge` and "
+        raise ProtocolError(400, 36009004, f"Invalid request. `{last}` must be after `{first}` and "
                                            f"at most {max_days} days later.")
     return start, end
 

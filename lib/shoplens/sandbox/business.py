@@ -19,6 +19,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shoplens.regions import REGIONS, Region
+from shoplens.sandbox.operations import plan_operations
 from shoplens.sandbox.content import HOSTILE_TITLES, Attribution, ShopContent, attribute, daily_spend, make_content
 
 REGION_ORDER = ("TH", "GB", "US", "VN", "MY", "PH", "ID", "SG")
@@ -111,6 +112,8 @@ class Order:
     #: seconds after creation before the API shows the order (data lands late)
     visible_after: int = 0
     attribution: Attribution = field(default_factory=lambda: Attribution("PRODUCT_CARD"))
+    #: SLA deadlines, fulfilment times and cancellation reason as the API names them (sandbox.operations)
+    fulfilment: dict | None = None
 
     @property
     def sub_total(self) -> Decimal:
@@ -195,6 +198,8 @@ class Business:
     content: dict[str, ShopContent] = field(default_factory=dict)
     ad_days: dict[str, list[AdDay]] = field(default_factory=dict)
     traffic: dict[str, list[Traffic]] = field(default_factory=dict)
+    #: fulfilment, stock, listing status and service per shop (sandbox.operations)
+    operations: dict = field(default_factory=dict)
 
     @property
     def end_time(self) -> int:
@@ -234,6 +239,8 @@ def generate_business(seed: int = 42, shops: int = 3, *, orders_per_day: int = 4
         business.returns[s.id] = _make_returns(rng, orders)
         business.ad_days[s.id] = _make_ad_days(rng, s, content, orders)
         business.traffic[s.id] = _make_traffic(rng, s, orders, first_day, days)
+    for s in shop_list:  # its own random stream: nothing drawn above changes
+        business.operations[s.id] = plan_operations(seed, business, s)
     return business
 
 

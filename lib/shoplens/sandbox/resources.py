@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from shoplens.sandbox.analytics import (Totals, amount, latest_available_date, local_bounds, money, paid_orders_between,
                                         parse_date_range, shop_interval)
 from shoplens.sandbox.business import Order, Return, local_day
+from shoplens.sandbox.operations import AUDIT_STATUS, fulfilment_json, inventory_search, service_performance, warehouses
 from shoplens.sandbox.protocol import ProtocolError
 
 def order_json(order: Order, now: int) -> dict:
@@ -67,6 +68,7 @@ def order_json(order: Order, now: int) -> dict:
         data["paid_time"] = order.paid_time
     if order.cancel_time is not None and order.cancel_time <= now:
         data["cancel_time"] = order.cancel_time
+    data.update(fulfilment_json(order, now))
     return data
 
 
@@ -268,10 +270,12 @@ def cancellations_search(sandbox, query: dict, body: dict, shop) -> dict:
                     items_key="cancellations")
 
 
-def product_json(product, currency: str) -> dict:
+def product_json(product, currency: str, listing: tuple[str, int, tuple] | None = None) -> dict:
+    status, changed, _ = listing or ("ACTIVATE", product.create_time, ())
     return {
-        "id": product.id, "title": product.title, "status": "ACTIVATE", "create_time": product.create_time,
-        "update_time": product.create_time, "sales_regions": [],
+        "id": product.id, "title": product.title, "status": status, "create_time": product.create_time,
+        "update_time": max(changed, product.create_time), "sales_regions": [],
+        "audit": {"status": AUDIT_STATUS.get(status, "APPROVED")},
         "skus": [{"id": sku.id, "seller_sku": sku.seller_sku,
                   "price": {"currency": currency, "sale_price": money(sku.price), "tax_exclusive_price": money(sku.price)},
                   "inventory": [{"warehouse_id": "7000000000000000001", "quantity": 500}]} for sku in product.skus],
@@ -279,9 +283,13 @@ def product_json(product, currency: str) -> dict:
 
 
 def products_search(sandbox, query: dict, body: dict, shop) -> dict:
-    currency = shop.region.currency
-    rows = [Row(p.create_time, p.create_time, p.id, lambda p=p: product_json(p, currency))
-            for p in sandbox.business.products[shop.id]]
+    currency, now = shop.region.currency, sandbox.now()
+    ops = sandbox.business.operations.get(shop.id)
+    rows = []
+    for p in sandbox.business.products[shop.id]:
+        listing = ops.listing_at(p.id, now) if ops else None
+        rows.append(Row(p.create_time, max(listing[1], p.create_time) if listing else p.create_time, p.id,
+                        lambda p=p, listing=listing: product_json(p, currency, listing)))
     # this search filters with *_le (inclusive); translate to the shared start-closed/end-open filter
     window = {k: v for k, v in body.items() if k.endswith("_ge")}
     window.update({k.replace("_le", "_lt"): int(v) + 1 for k, v in body.items() if k.endswith("_le")})
@@ -561,4 +569,7 @@ HANDLERS: dict[str, Callable] = {
     "live_performance": live_performance,
     "statements": statements,
     "promotions": promotions_search,
+    "inventory": inventory_search,
+    "warehouses": warehouses,
+    "service_performance": service_performance,
 }

@@ -283,3 +283,55 @@ def ad_rows(shop_id: str, advertiser_id: str, currency: str, items: list[dict]) 
              "clicks": r.get("clicks"), "conversions": r.get("conversion"),
              "roas": None if r.get("complete_payment_roas") is None else str(r["complete_payment_roas"])}
             for r in items]
+
+
+# --- operations (#15) -------------------------------------------------------------------------------
+FULFILMENT_TIMES = ("rts_sla_time", "tts_sla_time", "shipping_due_time", "collection_due_time", "delivery_sla_time",
+                    "delivery_due_time", "cancel_order_sla_time", "rts_time", "collection_time", "delivery_time")
+FULFILMENT_COLUMNS = {"order_id": "str", "shop_id": "str", **{k: "time" for k in FULFILMENT_TIMES},
+                      "cancel_reason": "str", "cancellation_initiator": "str", "synced_at": "now"}
+WAREHOUSE_COLUMNS = {"warehouse_id": "str", "shop_id": "str", "name": "str", "is_default": "bool",
+                     "effect_status": "str", "type": "str", "synced_at": "now"}
+INVENTORY_COLUMNS = {"sku_id": "str", "warehouse_id": "str", "date": "date", "shop_id": "str", "product_id": "str",
+                     "seller_sku": "str", "snapshot_time": "time", "available": "int", "committed": "int",
+                     "synced_at": "now"}
+SERVICE_COLUMNS = {"shop_id": "str", "date": "date", "sessions": "int", "response_percentage": "decimal",
+                   "response_minutes": "decimal", "satisfaction_percentage": "decimal", "synced_at": "now"}
+
+
+def fulfilment_rows(shop_id: str, orders: list[dict]) -> list[dict]:
+    """SLA deadlines, fulfilment times and cancellation reason of each order (absent fields are NULL)."""
+    return [{"order_id": str(_require(o, "id", "order")), "shop_id": shop_id,
+             **{k: o.get(k) or None for k in FULFILMENT_TIMES},
+             "cancel_reason": o.get("cancel_reason"), "cancellation_initiator": o.get("cancellation_initiator")}
+            for o in orders]
+
+
+def warehouse_rows(shop_id: str, items: list[dict]) -> list[dict]:
+    return [{"warehouse_id": str(_require(w, "id", "warehouse")), "shop_id": shop_id, "name": w.get("name"),
+             "is_default": w.get("is_default"), "effect_status": w.get("effect_status"), "type": w.get("type")}
+            for w in items]
+
+
+def inventory_rows(shop_id: str, snapshot_time: int, local_date: str, items: list[dict]) -> list[dict]:
+    """One row per SKU and warehouse of an inventory search, stamped with the server time it was taken."""
+    rows = []
+    for product in items:
+        pid = str(_require(product, "product_id", "inventory"))
+        for sku in product.get("skus") or []:
+            sid = str(_require(sku, "id", "inventory sku"))
+            for w in sku.get("warehouse_inventory") or []:
+                rows.append({"sku_id": sid, "warehouse_id": str(_require(w, "warehouse_id", "warehouse inventory")),
+                             "date": local_date, "shop_id": shop_id, "product_id": pid,
+                             "seller_sku": sku.get("seller_sku"), "snapshot_time": snapshot_time,
+                             "available": int(w.get("available_quantity") or 0),
+                             "committed": w.get("committed_quantity")})
+    return rows
+
+
+def service_rows(shop_id: str, day: str, data: dict) -> list[dict]:
+    """Chat support of one shop-local day; a day without sessions is kept with 0 sessions."""
+    p = data.get("performance") or {}
+    return [{"shop_id": shop_id, "date": day, "sessions": int(p.get("support_session_count") or 0),
+             "response_percentage": p.get("response_percentage"), "response_minutes": p.get("response_time_mins"),
+             "satisfaction_percentage": p.get("satisfaction_percentage")}]

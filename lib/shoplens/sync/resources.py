@@ -8,7 +8,10 @@ Modes:
 - "daily": shop-local analytics dates, restated for 7 days (one request for the whole range);
 - "daily_list": analytics lists for one day at a time (products, videos), restated for 7 days;
 - "snapshot": the whole list every run, kept only where `update_time` falls in the window (promotions,
-  whose search cannot filter by time).
+  whose search cannot filter by time);
+- "current": the state as it is now, every run (warehouses; stock, asked for by the shop's synced product
+  ids, 100 a call), tagged with the server's clock so the warehouse keeps one snapshot per shop-local day
+  and a replay from the raw archive dates it the same.
 
 Windows end at the server's clock (the HTTP Date header), never at the local one.
 """
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from shoplens.sync import mapping as m
 from shoplens.warehouse import Warehouse
@@ -46,6 +50,12 @@ class ResourceSpec:
     inclusive_end: bool = False
     #: snapshots: drop records whose update_time is before the window (the API cannot filter)
     client_filter: bool = False
+    #: daily lists: the query parameters of a day's [start, end)
+    date_params: tuple[str, str] = ("start_date_ge", "end_date_lt")
+    #: daily lists whose API has no `latest_available_date`: read complete shop-local days, up to yesterday
+    through_yesterday: bool = False
+    #: "current" snapshots asked for by the shop's product ids
+    by_products: bool = False
 
 
 def _drop_stale_children(wh: Warehouse, table: str, parent_key: str, parent_ids: list[str], child_key: str,
@@ -61,6 +71,7 @@ def load_orders(wh, shop, items, tag):
     wh.upsert("order_line_items", lines, m.LINE_ITEM_COLUMNS)
     _drop_stale_children(wh, "order_line_items", "order_id", [o["order_id"] for o in orders], "line_item_id",
                          [li["line_item_id"] for li in lines])
+    load_fulfilment_of_orders(wh, shop, items, tag)
     return wh.upsert("orders", orders, m.ORDER_COLUMNS)
 
 
@@ -75,7 +86,27 @@ def load_cancellations(wh, shop, items, tag):
 def load_products(wh, shop, items, tag):
     products, skus = m.product_rows(shop.shop_id, items)
     wh.upsert("skus", skus, m.SKU_COLUMNS)
+    record_status_changes(wh, shop.shop_id, items)
     return wh.upsert("products", products, m.PRODUCT_COLUMNS)
+
+
+def record_status_changes(wh: Warehouse, shop_id: str, items: list[dict]) -> None:
+    """Extend each product's status history: a status unlike the last one known starts a new row at the
+    product's update_time (when the API says it changed) and ends the previous one there."""
+    for p in items:
+        status, updated = p.get("status"), p.get("update_time")
+        if not status or not updated:
+            continue
+        pid = str(p["id"])
+        last = wh.rows("SELECT status, epoch(since) FROM product_status_history WHERE product_id = ? "
+                       "ORDER BY since DESC LIMIT 1", [pid])
+        if last and (last[0][0] == status or int(updated) <= int(last[0][1])):
+            continue
+        if last:
+            wh.con.execute("UPDATE product_status_history SET until = to_timestamp(?) WHERE product_id = ? "
+                           "AND until IS NULL", [int(updated), pid])
+        wh.con.execute("INSERT INTO product_status_history VALUES (?, to_timestamp(?), ?, ?, ?, NULL)",
+                       [pid, int(updated), shop_id, status, (p.get("audit") or {}).get("status")])
 
 
 def load_affiliate(wh, shop, items, tag):
@@ -110,6 +141,26 @@ def load_promotions(wh, shop, items, tag):
     return wh.upsert("promotions", m.promotion_rows(shop.shop_id, items), m.PROMOTION_COLUMNS)
 
 
+def load_fulfilment_of_orders(wh, shop, items, tag):
+    return wh.upsert("order_fulfilment", m.fulfilment_rows(shop.shop_id, items), m.FULFILMENT_COLUMNS)
+
+
+def load_warehouses(wh, shop, items, tag):
+    return wh.upsert("warehouses", m.warehouse_rows(shop.shop_id, items), m.WAREHOUSE_COLUMNS)
+
+
+def load_inventory(wh, shop, items, tag):
+    """`tag` is the server's Unix time when the snapshot was taken; its shop-local day keys the row."""
+    taken = int(tag)
+    day = datetime.fromtimestamp(taken, ZoneInfo(shop.timezone)).date().isoformat()
+    return wh.upsert("inventory_snapshots", m.inventory_rows(shop.shop_id, taken, day, items), m.INVENTORY_COLUMNS)
+
+
+def load_service(wh, shop, items, tag):
+    return wh.upsert("service_daily", [r for item in items for r in m.service_rows(shop.shop_id, tag, item)],
+                     m.SERVICE_COLUMNS)
+
+
 def load_ads(wh: Warehouse, shop: ShopRef, data: dict) -> tuple[int, int]:
     """Marketing API rows for one advertiser (archived already parsed, days as ISO strings)."""
     rows = [dict(r, day=date.fromisoformat(str(r["day"])[:10])) for r in data["rows"]]
@@ -132,4 +183,8 @@ RESOURCES: dict[str, ResourceSpec] = {r.name: r for r in (
     ResourceSpec("live_performance", "live_performance", "daily", D7, load_lives),
     ResourceSpec("statements", "statements", "statement", D3, load_statements),
     ResourceSpec("promotions", "promotions", "snapshot", H3, load_promotions, client_filter=True),
+    ResourceSpec("warehouses", "warehouses", "current", H3, load_warehouses),
+    ResourceSpec("inventory", "inventory", "current", H3, load_inventory, by_products=True),
+    ResourceSpec("service_performance", "service_performance", "daily_list", D7, load_service,
+                 date_params=("support_date_ge", "support_date_lt"), through_yesterday=True),
 )}

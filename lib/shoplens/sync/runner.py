@@ -179,7 +179,7 @@ def _date_range(spec: ResourceSpec, cursor: Cursor | None, run: _Run, shop: Shop
         return opts.since, opts.until + timedelta(days=1)
     today = datetime.fromtimestamp(run.now, ZoneInfo(shop.timezone)).date()
     start = (date.fromisoformat(cursor.value) - spec.lookback) if cursor else today - timedelta(days=opts.history_days)
-    return start, today + timedelta(days=1)
+    return start, today + timedelta(days=0 if spec.through_yesterday else 1)
 
 
 def _shop_filter_ok(shop: dict, options: SyncOptions) -> bool:
@@ -195,6 +195,9 @@ async def _sync_resource(client: AsyncApiClient, run: _Run, shop: ShopRef, spec:
             lambda: read_cursor(run.warehouse, shop.shop_id, spec.name))
         if spec.mode in ("daily", "daily_list"):
             await _sync_dates(client, run, shop, spec, cursor, result)
+        elif spec.mode == "current":
+            for request in await _current_requests(run, shop, spec):
+                await _sync_request(client, run, shop, spec, request, result)
         else:
             for request in _time_requests(spec, cursor, run):
                 await _sync_request(client, run, shop, spec, request, result)
@@ -207,6 +210,18 @@ async def _sync_resource(client: AsyncApiClient, run: _Run, shop: ShopRef, spec:
     return result
 
 
+async def _current_requests(run: _Run, shop: ShopRef, spec: ResourceSpec) -> list[Request]:
+    """The state now: one request, or one per 100 of the shop's synced products; tagged with the clock."""
+    tag = str(run.now)
+    if not spec.by_products:
+        return [Request(None, {} if ENDPOINTS[spec.endpoint].method == "POST" else None, tag, tag)]
+    ids = await run.write(lambda: [r[0] for r in run.warehouse.rows(
+        "SELECT product_id FROM products WHERE shop_id = ? ORDER BY product_id", [shop.shop_id])])
+    chunks = [ids[i:i + 100] for i in range(0, len(ids), 100)]
+    return [Request(None, {"product_ids": chunk}, tag, tag if n == len(chunks) - 1 else None)
+            for n, chunk in enumerate(chunks)]
+
+
 async def _sync_dates(client, run: _Run, shop: ShopRef, spec: ResourceSpec, cursor: Cursor | None,
                       result: ResourceResult) -> None:
     start, end = _date_range(spec, cursor, run, shop)
@@ -216,10 +231,12 @@ async def _sync_dates(client, run: _Run, shop: ShopRef, spec: ResourceSpec, curs
         params = {"start_date_ge": start.isoformat(), "end_date_lt": end.isoformat()}
         await _sync_request(client, run, shop, spec, Request(params, None, None, "pending"), result)
         return
-    latest = None
+    # an API that names no latest available date has every complete day: up to yesterday
+    latest = end - timedelta(days=1) if spec.through_yesterday else None
+    first, last = spec.date_params
     day = start
     while day < end and (latest is None or day <= latest):
-        params = {"start_date_ge": day.isoformat(), "end_date_lt": (day + timedelta(days=1)).isoformat()}
+        params = {first: day.isoformat(), last: (day + timedelta(days=1)).isoformat()}
         is_last = day + timedelta(days=1) >= end
         found = await _sync_request(client, run, shop, spec, Request(params, None, day.isoformat(), None), result)
         latest = found or latest

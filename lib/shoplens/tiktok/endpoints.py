@@ -55,6 +55,13 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
              scope="seller.finance.info"),
     Endpoint("promotions", "POST", "/promotion/202309/activities/search", "activities", paging="body",
              scope="seller.promotion.info"),
+    # operations (issue #15): stock is a snapshot by product ids (at most 100 a call, no paging)
+    Endpoint("inventory", "POST", "/product/202309/inventory/search", "inventory", paging="none",
+             scope="seller.product.basic"),
+    Endpoint("warehouses", "GET", "/logistics/202309/warehouses", "warehouses", paging="none",
+             scope="seller.logistics"),
+    Endpoint("service_performance", "GET", "/customer_service/202407/performance", None, paging="none",
+             scope="seller.customer_service"),
 )}
 
 

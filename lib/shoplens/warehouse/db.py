@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from shoplens.errors import WarehouseError
-from shoplens.warehouse.schema import FACTS_REFRESH, MIGRATIONS, MONEY, TABLE_KEYS
+from shoplens.warehouse.schema import FACTS_REFRESH, MIGRATIONS, MONEY, OPS_FACTS_REFRESH, TABLE_KEYS
 
 
 _CAST = {
@@ -104,6 +104,7 @@ class Warehouse:
         """Rebuild order_facts and line_item_facts from the loaded tables (after every load)."""
         with self.transaction():
             self.con.execute(FACTS_REFRESH)
+            self.con.execute(OPS_FACTS_REFRESH)
 
     def facts_are_current(self) -> bool:
         """Whether the fact tables hold every order and line item (a cheap check, not a full diff)."""

@@ -566,3 +566,255 @@ TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES | IMPORTED_TABLES
 #: their reconciliation, the tracking-link registry and its clicks, the authorization record
 CARRIED_TABLES = (*REFERENCE_TABLES, *IMPORTED_TABLES, "reconciliation_days", "reconciliation_orders", "links",
                   "link_clicks", "link_click_files", "shop_authorizations")
+
+#: Operations (#15). `order_fulfilment` keeps each order's SLA deadlines and fulfilment times as order
+#: search last showed them. Stock is a snapshot API: `inventory_snapshots` keeps one row per SKU,
+#: warehouse and shop-local day (the day's last sync wins), so stock over time is history the warehouse
+#: builds itself. Product status is only ever current: `product_status_history` records each status
+#: from the product's `update_time` when it was first seen until the next one (`until` NULL: still so).
+#: `stock_lead_times` is reference data (`shoplens stock lead-time`): days a restock takes, per shop
+#: (sku_id '*') or SKU; 7 when unset.
+MIGRATIONS.append((8, "operations: fulfilment times, warehouses, stock snapshots, product status history, chat service", f"""
+    CREATE TABLE order_fulfilment (
+        order_id              VARCHAR PRIMARY KEY,
+        shop_id               VARCHAR NOT NULL,
+        rts_sla_time          TIMESTAMPTZ,
+        tts_sla_time          TIMESTAMPTZ,
+        shipping_due_time     TIMESTAMPTZ,
+        collection_due_time   TIMESTAMPTZ,
+        delivery_sla_time     TIMESTAMPTZ,
+        delivery_due_time     TIMESTAMPTZ,
+        cancel_order_sla_time TIMESTAMPTZ,
+        rts_time              TIMESTAMPTZ,
+        collection_time       TIMESTAMPTZ,
+        delivery_time         TIMESTAMPTZ,
+        cancel_reason         VARCHAR,
+        cancellation_initiator VARCHAR,
+        synced_at             TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE warehouses (
+        warehouse_id   VARCHAR PRIMARY KEY,
+        shop_id        VARCHAR NOT NULL,
+        name           VARCHAR,
+        is_default     BOOLEAN,
+        effect_status  VARCHAR,
+        type           VARCHAR,
+        synced_at      TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE inventory_snapshots (
+        sku_id         VARCHAR NOT NULL,
+        warehouse_id   VARCHAR NOT NULL,
+        date           DATE NOT NULL,
+        shop_id        VARCHAR NOT NULL,
+        product_id     VARCHAR NOT NULL,
+        seller_sku     VARCHAR,
+        snapshot_time  TIMESTAMPTZ NOT NULL,
+        available      INTEGER NOT NULL,
+        committed      INTEGER,
+        synced_at      TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (sku_id, warehouse_id, date)
+    );
+    CREATE TABLE product_status_history (
+        product_id     VARCHAR NOT NULL,
+        since          TIMESTAMPTZ NOT NULL,
+        shop_id        VARCHAR NOT NULL,
+        status         VARCHAR NOT NULL,
+        audit_status   VARCHAR,
+        until          TIMESTAMPTZ,
+        PRIMARY KEY (product_id, since)
+    );
+    CREATE TABLE service_daily (
+        shop_id              VARCHAR NOT NULL,
+        date                 DATE NOT NULL,
+        sessions             INTEGER NOT NULL,
+        response_percentage  DECIMAL(18, 6),
+        response_minutes     DECIMAL(18, 6),
+        satisfaction_percentage DECIMAL(18, 6),
+        synced_at            TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, date)
+    );
+    CREATE TABLE stock_lead_times (
+        shop_id    VARCHAR NOT NULL,
+        sku_id     VARCHAR NOT NULL,
+        lead_days  INTEGER NOT NULL,
+        PRIMARY KEY (shop_id, sku_id)
+    );
+"""))
+SYNCED_TABLES |= {"order_fulfilment": ("order_id",), "warehouses": ("warehouse_id",),
+                  "inventory_snapshots": ("sku_id", "warehouse_id", "date"),
+                  "product_status_history": ("product_id", "since"), "service_daily": ("shop_id", "date")}
+REFERENCE_TABLES["stock_lead_times"] = ("shop_id", "sku_id")
+TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES | IMPORTED_TABLES
+CARRIED_TABLES = (*CARRIED_TABLES, "stock_lead_times")
+
+#: Derived operations facts (#15), rebuilt with the order facts after every load. Days are shop-local.
+#: - dispatch_facts: paid orders with a ready-to-ship SLA, not cancelled before shipping; `late` once
+#:   shipped after the SLA, or still unshipped when the orders were last synced (`as_of`) past it.
+#: - backlog_daily: orders paid, not shipped and not cancelled at the end of each shop-local day, with
+#:   their age and whether they are due within 24 h of that moment (or overdue).
+#: - stock_daily: each SKU's stock per warehouse and day, carried forward from the last snapshot, with the
+#:   SKU's average daily units over the trailing 14 days, days of cover and the lead time that applies.
+#: - listing_daily: each product's status at the end of each day and, while it is not active, the GMV it
+#:   had in the 28 days before the day that status began.
+OPS_FACTS_REFRESH = """
+    DELETE FROM dispatch_facts;
+    INSERT INTO dispatch_facts
+    WITH as_of AS (SELECT shop_id, to_timestamp(CAST(cursor AS BIGINT)) AS as_of FROM sync_state
+                   WHERE resource = 'orders' AND regexp_full_match(cursor, '[0-9]+'))
+    SELECT o.order_id, o.shop_id, o.currency, o.paid_time, f.rts_sla_time, f.rts_time, f.delivery_time,
+           o.cancel_time, a.as_of,
+           coalesce(f.rts_time > f.rts_sla_time, a.as_of > f.rts_sla_time, false),
+           coalesce(f.rts_time <= f.rts_sla_time, false),
+           epoch(f.rts_time - o.paid_time) / 3600.0,
+           epoch(f.delivery_time - o.paid_time) / 86400.0
+    FROM orders o JOIN order_fulfilment f USING (order_id) LEFT JOIN as_of a ON a.shop_id = o.shop_id
+    WHERE o.paid_time IS NOT NULL AND f.rts_sla_time IS NOT NULL
+      AND NOT (o.status = 'CANCELLED' AND f.rts_time IS NULL)
+    ORDER BY o.shop_id, f.rts_sla_time;
+
+    DELETE FROM backlog_daily;
+    INSERT INTO backlog_daily
+    WITH d AS (
+        SELECT o.*, s.timezone, CAST(timezone(s.timezone, o.paid_time) AS DATE) AS paid_day,
+               CAST(timezone(s.timezone, coalesce(least(o.rts_time, o.cancel_time), o.rts_time, o.cancel_time,
+                                                  o.as_of, o.paid_time + INTERVAL 30 DAY)) AS DATE) AS last_day
+        FROM dispatch_facts o JOIN shops s USING (shop_id)
+        UNION ALL  -- orders cancelled before they shipped were awaiting shipment until then
+        SELECT o.order_id, o.shop_id, o.currency, o.paid_time, f.rts_sla_time, NULL, NULL, o.cancel_time, NULL,
+               false, false, NULL, NULL, s.timezone, CAST(timezone(s.timezone, o.paid_time) AS DATE),
+               CAST(timezone(s.timezone, o.cancel_time) AS DATE)
+        FROM orders o JOIN order_fulfilment f USING (order_id) JOIN shops s ON s.shop_id = o.shop_id
+        WHERE o.paid_time IS NOT NULL AND o.status = 'CANCELLED' AND f.rts_time IS NULL AND o.cancel_time IS NOT NULL
+    ), days AS (
+        SELECT d.*, CAST(g.day AS DATE) AS date,
+               timezone(d.timezone, CAST(g.day AS TIMESTAMP) + INTERVAL 1 DAY) AS day_end
+        FROM d, LATERAL (SELECT unnest(range(CAST(d.paid_day AS TIMESTAMP), CAST(d.last_day AS TIMESTAMP)
+                                             + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day) g
+    )
+    SELECT shop_id, date, order_id, paid_time, rts_sla_time, epoch(day_end - paid_time) / 3600.0,
+           rts_sla_time < day_end + INTERVAL 24 HOUR, rts_sla_time < day_end
+    FROM days
+    WHERE paid_time <= day_end AND (rts_time IS NULL OR rts_time > day_end)
+      AND (cancel_time IS NULL OR cancel_time > day_end) AND (as_of IS NULL OR day_end <= as_of)
+    ORDER BY shop_id, date;
+
+    DELETE FROM stock_daily;
+    INSERT INTO stock_daily
+    WITH span AS (
+        SELECT shop_id, min(date) AS first, max(date) AS last FROM inventory_snapshots GROUP BY shop_id
+    ), keys AS (
+        SELECT DISTINCT i.shop_id, i.sku_id, i.warehouse_id, i.product_id FROM inventory_snapshots i
+    ), grid AS (
+        SELECT k.*, CAST(g.day AS DATE) AS date
+        FROM keys k JOIN span USING (shop_id),
+             LATERAL (SELECT unnest(range(CAST(span.first AS TIMESTAMP), CAST(span.last AS TIMESTAMP)
+                                          + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day) g
+    ), stock AS (
+        SELECT g.*, coalesce(i.available, 0) AS stock
+        FROM grid g ASOF LEFT JOIN inventory_snapshots i
+          ON i.sku_id = g.sku_id AND i.warehouse_id = g.warehouse_id AND g.date >= i.date
+    ), units AS (
+        SELECT li.shop_id, li.sku_id, CAST(timezone(s.timezone, li.create_time) AS DATE) AS date, count(*) AS units
+        FROM line_item_facts li JOIN shops s USING (shop_id)
+        WHERE li.paid AND NOT li.cancelled GROUP BY ALL
+    ), per_sku AS (
+        SELECT st.shop_id, st.sku_id, st.date, sum(st.stock) AS sku_stock, count(*) AS places,
+               (SELECT coalesce(sum(u.units), 0) FROM units u WHERE u.shop_id = st.shop_id AND u.sku_id = st.sku_id
+                  AND u.date BETWEEN st.date - 13 AND st.date) / 14.0 AS sku_daily
+        FROM stock st GROUP BY ALL
+    )
+    SELECT st.shop_id, st.date, st.sku_id, st.product_id, st.warehouse_id, st.stock,
+           p.sku_daily * CASE WHEN p.sku_stock > 0 THEN st.stock / p.sku_stock ELSE 1.0 / p.places END,
+           CASE WHEN p.sku_daily > 0 THEN p.sku_stock / p.sku_daily END,
+           coalesce(lk.lead_days, ls.lead_days, 7),
+           p.sku_daily > 0 AND p.sku_stock / p.sku_daily < coalesce(lk.lead_days, ls.lead_days, 7),
+           p.sku_stock = 0
+    FROM stock st JOIN per_sku p USING (shop_id, sku_id, date)
+    LEFT JOIN stock_lead_times lk ON lk.shop_id = st.shop_id AND lk.sku_id = st.sku_id
+    LEFT JOIN stock_lead_times ls ON ls.shop_id = st.shop_id AND ls.sku_id = '*'
+    ORDER BY st.shop_id, st.date;
+
+    DELETE FROM listing_daily;
+    INSERT INTO listing_daily
+    WITH product_days AS (
+        SELECT li.shop_id, li.product_id, CAST(timezone(s.timezone, li.create_time) AS DATE) AS date,
+               sum(li.sale_price) AS gmv, min(li.currency) AS currency
+        FROM line_item_facts li JOIN shops s USING (shop_id)
+        WHERE li.paid AND NOT li.cancelled GROUP BY ALL
+    ), span AS (
+        SELECT h.shop_id, min(CAST(timezone(s.timezone, h.since) AS DATE)) AS first,
+               greatest(max(CAST(timezone(s.timezone, h.since) AS DATE)),
+                        (SELECT max(date) FROM product_days pd WHERE pd.shop_id = h.shop_id)) AS last
+        FROM product_status_history h JOIN shops s USING (shop_id) GROUP BY h.shop_id
+    ), grid AS (
+        SELECT span.shop_id, CAST(g.day AS DATE) AS date,
+               timezone(s.timezone, CAST(g.day AS TIMESTAMP) + INTERVAL 1 DAY) AS day_end, s.timezone, s.currency
+        FROM span JOIN shops s USING (shop_id),
+             LATERAL (SELECT unnest(range(CAST(greatest(span.first, span.last - 120) AS TIMESTAMP),
+                                          CAST(span.last AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day) g
+    ), status AS (
+        SELECT g.shop_id, g.date, g.currency, h.product_id, h.status, h.since,
+               CAST(timezone(g.timezone, h.since) AS DATE) AS since_day
+        FROM grid g JOIN product_status_history h
+          ON h.shop_id = g.shop_id AND h.since < g.day_end AND (h.until IS NULL OR h.until >= g.day_end)
+    )
+    SELECT st.shop_id, st.date, st.product_id, st.status, st.status = 'ACTIVATE', st.since, st.since_day,
+           CASE WHEN st.status <> 'ACTIVATE' THEN CAST(coalesce((
+               SELECT sum(pd.gmv) FROM product_days pd WHERE pd.shop_id = st.shop_id AND pd.product_id = st.product_id
+                 AND pd.date BETWEEN st.since_day - 28 AND st.since_day - 1), 0) AS DECIMAL(20, 4)) END,
+           st.currency
+    FROM status st
+    ORDER BY st.shop_id, st.date;
+"""
+
+MIGRATIONS.append((9, "derived operations facts: dispatch, backlog, stock and listing per day", """
+    CREATE TABLE dispatch_facts (
+        order_id       VARCHAR NOT NULL,
+        shop_id        VARCHAR NOT NULL,
+        currency       VARCHAR NOT NULL,
+        paid_time      TIMESTAMPTZ NOT NULL,
+        rts_sla_time   TIMESTAMPTZ NOT NULL,
+        rts_time       TIMESTAMPTZ,
+        delivery_time  TIMESTAMPTZ,
+        cancel_time    TIMESTAMPTZ,
+        as_of          TIMESTAMPTZ,
+        late           BOOLEAN NOT NULL,
+        on_time        BOOLEAN NOT NULL,
+        hours_to_ship  DOUBLE,
+        delivery_days  DOUBLE
+    );
+    CREATE TABLE backlog_daily (
+        shop_id        VARCHAR NOT NULL,
+        date           DATE NOT NULL,
+        order_id       VARCHAR NOT NULL,
+        paid_time      TIMESTAMPTZ NOT NULL,
+        rts_sla_time   TIMESTAMPTZ,
+        age_hours      DOUBLE NOT NULL,
+        at_risk        BOOLEAN,
+        overdue        BOOLEAN
+    );
+    CREATE TABLE stock_daily (
+        shop_id        VARCHAR NOT NULL,
+        date           DATE NOT NULL,
+        sku_id         VARCHAR NOT NULL,
+        product_id     VARCHAR NOT NULL,
+        warehouse_id   VARCHAR NOT NULL,
+        stock          INTEGER NOT NULL,
+        daily_units    DOUBLE NOT NULL,
+        cover_days     DOUBLE,
+        lead_days      INTEGER NOT NULL,
+        at_risk        BOOLEAN NOT NULL,
+        out_of_stock   BOOLEAN NOT NULL
+    );
+    CREATE TABLE listing_daily (
+        shop_id        VARCHAR NOT NULL,
+        date           DATE NOT NULL,
+        product_id     VARCHAR NOT NULL,
+        status         VARCHAR NOT NULL,
+        active         BOOLEAN NOT NULL,
+        since          TIMESTAMPTZ NOT NULL,
+        since_day      DATE NOT NULL,
+        gmv_before     DECIMAL(20, 4),
+        currency       VARCHAR NOT NULL
+    );
+"""))
