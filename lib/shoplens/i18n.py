@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shoplens.errors import ShoplensError
+from shoplens.suggest import unknown
 
 LANGS = ("en", "zh")
 
@@ -246,5 +247,5 @@ TEXT.update({
 def t(key: str, lang: str) -> str:
     """The text for `key` in `lang`."""
     if lang not in LANGS:
-        raise ShoplensError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+        raise ShoplensError(unknown("language", lang, LANGS))
     return TEXT[key][lang]

@@ -13,7 +13,7 @@ from difflib import get_close_matches
 #: how alike (difflib ratio) a known name must be to be offered
 CUTOFF = 0.6
 #: a list of known names this short is shown in the message itself
-SHOW_AT_MOST = 12
+SHOW_AT_MOST = 16
 
 
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
