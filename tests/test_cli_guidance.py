@@ -39,10 +39,14 @@ IDS = [" ".join(path) for path, _ in COMMANDS]
 
 
 def invoke(args, capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as stopped:
+    """`shoplens ARGS` in this process (as main() runs it): exit code, stdout, stderr."""
+    try:
         run(app, list(args))
+        code = 0
+    except SystemExit as stopped:
+        code = stopped.code
     out, err = capsys.readouterr()
-    return stopped.value.code, out, err
+    return code, out, err
 
 
 def assert_guided(code, err, *named):
@@ -169,8 +173,58 @@ def clean_env(home: Path) -> dict:
 @pytest.mark.parametrize("args, expected", [
     (["nosuchcmd"], "unknown command 'nosuchcmd'"),
     (["metrics", "qurey"], "did you mean query?"),
+    (["metrics", "query", "gmvv"], "unknown metric 'gmvv': did you mean gmv"),
 ])
 def test_the_console_script_never_prints_a_traceback(tmp_path, args, expected):
     done = subprocess.run([SHOPLENS, *args], capture_output=True, text=True, env=clean_env(tmp_path), timeout=120)
     assert done.returncode in (1, 2) and expected in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
+TABLE_COMMANDS = ["auth status", "shops", "sync status", "metrics list", "metrics query", "links list", "import",
+                  "reconcile"]
+
+
+@pytest.mark.parametrize("name", TABLE_COMMANDS)
+def test_every_table_command_prints_csv_or_json_for_scripts(name):
+    command = dict(zip(IDS, (c for _, c in COMMANDS)))[name]
+    formats = [p for p in command.params if "--format" in p.opts]
+    assert formats, f"`shoplens {name}` prints a table: give it `output: OutputFormat = Output.table`"
+    assert [o.value for o in formats[0].type_descriptor.annotation] == ["table", "csv", "json"]
+
+
+def test_metrics_list_as_json_csv_and_table(tmp_path, capsys, monkeypatch):
+    import csv
+    import io
+    import json
+
+    from shoplens.metrics import default_catalogue
+
+    monkeypatch.setenv("SHOPLENS_HOME", str(tmp_path))
+    code, out, _ = invoke(["metrics", "list", "--format", "json"], capsys)
+    listed = json.loads(out)
+    assert code == 0 and [m["id"] for m in listed] == [m.id for m in default_catalogue().metrics]
+    assert "shop" in listed[0]["dimensions"] and isinstance(listed[0]["dimensions"], list)
+    code, out, _ = invoke(["metrics", "list", "--format", "CSV", "--lang", "zh"], capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and rows[0]["label"] == default_catalogue().get(rows[0]["id"]).label["zh"]
+    code, _, err = invoke(["metrics", "list", "--format", "xml"], capsys)
+    assert_guided(code, err, "Invalid value for '--format'", "xml")
+    code, _, err = invoke(["metrics", "list", "--lang", "fr"], capsys)
+    assert code == 1 and "unknown language 'fr'" in err
+
+
+def test_sync_status_and_metrics_query_as_json(synced, capsys, monkeypatch):
+    import json
+
+    home, sandbox = synced
+    monkeypatch.setenv("SHOPLENS_HOME", str(home))
+    code, out, _ = invoke(["sync", "status", "--format", "json"], capsys)
+    status = json.loads(out)
+    assert code == 0 and {r["resource"] for r in status} >= {"orders", "products"}
+    assert all(r["last_ok"] and r["rows"] >= 0 for r in status)
+    code, out, _ = invoke(["metrics", "query", "gmv,orders", "--by", "shop", "--since", "2026-11-09",
+                           "--until", "2026-11-15", "--format", "json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and sorted(r["shop"] for r in rows) == sorted(s.id for s in sandbox.business.shops)
+    assert all(isinstance(r["gmv"], (int, float)) and isinstance(r["orders"], int) for r in rows)

@@ -3,9 +3,9 @@
 A command adopts it with one parameter, `output: OutputFormat = Output.table`, and hands its rows to
 `emit()`: raw values (numbers, dates, None) in dicts keyed by column, with a `show` per column for how a
 person reads them. `--format table` prints rich tables (cells as plain text: platform text is never read
-as markup); `--format csv` writes the first listing with its column keys as the header; `--format json`
-writes the rows (one listing) or an object of listings plus `extra` facts. Machine output goes to stdout
-unwrapped; it never holds a rich markup tag or a Python repr.
+as markup) and their notes; `--format csv` writes the first listing with its column keys as the header;
+`--format json` writes the rows (one listing) or an object of listings plus `extra` facts. Machine output
+goes to stdout unwrapped, notes to stderr; it never holds a rich markup tag or a Python repr.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any
@@ -46,6 +46,8 @@ def plain(value: Any) -> Any:
         return None if math.isnan(value) else value
     if isinstance(value, Decimal):
         return float(value) if Decimal(repr(float(value))) == value else str(value)
+    if isinstance(value, datetime) and value.tzinfo is None and value.time() == time(0):
+        return value.date().isoformat()  # a day column (pandas holds days as midnight timestamps)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy and pandas scalars
@@ -59,6 +61,15 @@ def plain(value: Any) -> Any:
     if value != value:  # pandas NA/NaT
         return None
     return str(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # exactly as stored
+    value = plain(value)
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
 
 
 def shown(value: Any) -> str:
@@ -96,15 +107,17 @@ class Listing:
 
 
 def emit(output: Output, *listings: Listing, extra: dict | None = None, console: Console | None = None) -> None:
-    """Print `listings` as tables, or as CSV (the first listing) or JSON for scripts."""
+    """Print `listings` as tables, or as CSV (the first listing) or JSON for scripts (notes then go to stderr)."""
+    if output is not Output.table:
+        notes = Console(stderr=True)
+        for note in (n for listing in listings for n in listing.notes):
+            notes.print(note, markup=False, highlight=False, soft_wrap=True)
     if output is Output.csv:
         first = listings[0]
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow([c.key for c in first.columns])
         for row in first.rows:
-            writer.writerow(["" if (v := plain(row.get(c.key))) is None else
-                             (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v)
-                             for c in first.columns])
+            writer.writerow([_csv_cell(row.get(c.key)) for c in first.columns])
         return
     if output is Output.json:
         def rows_of(listing: Listing) -> list[dict]:
@@ -118,7 +131,7 @@ def emit(output: Output, *listings: Listing, extra: dict | None = None, console:
         return
     console = console or Console()
     for listing in listings:
-        table = Table(title=listing.title)
+        table = Table(title=Text(listing.title) if listing.title else None)
         for c in listing.columns:
             table.add_column(c.header, justify=c.justify, overflow=c.overflow, min_width=c.min_width)
         for row in listing.rows:

@@ -10,24 +10,28 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from shoplens.commandline import parse_date, split_list
+from shoplens.commandline import Column, Listing, Output, OutputFormat, emit, parse_date, split_list
 from shoplens.errors import ShoplensError
+from shoplens.suggest import unknown
 
 metrics_app = typer.Typer(help="The KPI catalogue.", no_args_is_help=True)
 console = Console()
 
 @metrics_app.command("list")
-def metrics_list(lang: str = typer.Option("en", help="Labels in en or zh.")) -> None:
+def metrics_list(lang: str = typer.Option("en", help="Labels in en or zh."),
+                 output: OutputFormat = Output.table) -> None:
     """Every metric in the catalogue with its definition and the dimensions it breaks down by."""
+    from shoplens.i18n import LANGS
     from shoplens.metrics import default_catalogue
 
+    if lang not in LANGS:
+        raise ShoplensError(unknown("language", lang, LANGS))
     catalogue = default_catalogue()
-    table = Table("id", "label", "unit", "definition", "dimensions")
-    for m in catalogue.metrics:
-        table.add_row(m.id, m.label[lang], m.unit, m.description[lang], ", ".join(catalogue.dimensions_of(m.id)))
-    console.print(table)
+    rows = [{"id": m.id, "label": m.label[lang], "unit": m.unit, "definition": m.description[lang],
+             "dimensions": list(catalogue.dimensions_of(m.id))} for m in catalogue.metrics]
+    emit(output, Listing([Column("id", overflow="fold", min_width=max(len(r["id"]) for r in rows)), Column("label"),
+                          Column("unit"), Column("definition"), Column("dimensions")], rows))
 
 
 @metrics_app.command("query")
@@ -45,7 +49,8 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
                   refunds_by: str = typer.Option("refund_date", help="refund_date or order_date."),
                   commission_deducted: bool = typer.Option(False, help="Net GMV deducts commission."),
                   lang: str = typer.Option("en", help="Column labels in en or zh."),
-                  csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table.")) -> None:
+                  output: OutputFormat = Output.table,
+                  csv: bool = typer.Option(False, "--csv", help="Same as --format csv.")) -> None:
     """Compute metrics from the warehouse, e.g. `shoplens metrics query gmv,orders,aov --by shop,day`."""
     from shoplens import metrics
     from shoplens.metrics import Policies
@@ -63,34 +68,34 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
         filters[dim.strip()] = split_list([values])
     frame = metrics.query(split_list(names), by=split_list(by), period=(start, end) if start else None, shop=shop or None,
                           policies=policies, compare=compare, where=filters, lang=lang)
-    if csv:
-        sys.stdout.write(frame.to_csv(index=False))
+    records = frame.to_dict("records")
+    if csv or output is not Output.table:
+        emit(Output.csv if csv else output, Listing([Column(c) for c in frame.columns], records))
         return
     from shoplens.reports.context import format_value
 
     labels, catalogue = frame.attrs["labels"], metrics.default_catalogue()
-    rows = []
-    for row in frame.to_dict("records"):  # values formatted like the reports
-        cells = []
+    shown = []
+    for row in records:  # values formatted like the reports
+        cells = {}
         for column, value in row.items():
             base = column.removesuffix("_previous").removesuffix("_change")
             if base not in labels:
-                cells.append("" if value is None or value != value else str(value))
+                cells[column] = "" if value is None or value != value else str(value)
                 continue
             fmt = "percent" if column.endswith("_change") else catalogue.get(base).format
             money = row.get("currency") if fmt == "money" else None
-            cells.append(format_value(value, fmt, money).removeprefix(f"{money} ") if money else format_value(value, fmt))
-        rows.append(cells)
-    table = Table(title=" · ".join(f"{k}: {v}" for k, v in policies.describe(lang).items()))
-    for i, column in enumerate(frame.columns):  # every value whole; long headers wrap
+            cells[column] = format_value(value, fmt, money).removeprefix(f"{money} ") if money else format_value(value, fmt)
+        shown.append(cells)
+    columns = []
+    for column in frame.columns:  # every value whole; long headers wrap
         base = column.removesuffix("_previous").removesuffix("_change")
         header = labels.get(column) or ({"previous": "prev.", "change": "Δ"}[column[len(base) + 1:]]
                                         if base in labels else column)
-        table.add_column(header, justify="right" if base in labels else "left", overflow="fold",
-                         min_width=max([len(r[i]) for r in rows] + [min(len(header), 6)]))
-    for cells in rows:
-        table.add_row(*cells)
-    console.print(table, crop=False)  # a wide table wraps in the terminal rather than losing columns
+        columns.append(Column(column, header, str, justify="right" if base in labels else "left",
+                              min_width=max([len(r[column]) for r in shown] + [min(len(header), 6)])))
+    emit(output, Listing(columns, shown, title=" · ".join(f"{k}: {v}" for k, v in policies.describe(lang).items())),
+         console=console)
 
 
 @metrics_app.command("glossary")

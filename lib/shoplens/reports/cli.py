@@ -35,6 +35,7 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
                 ) -> None:
     """Run the report catalogue (templates/reports.toml) for a period, render every report, rebuild the index."""
     from shoplens.i18n import t
+    from shoplens.locks import batch_lock
     from shoplens.render import Rendering, choose_renderer, parse_formats, write_index
     from shoplens.reports.batch import iso_week, plan_reports, run_batch
     from shoplens.warehouse import Warehouse
@@ -51,14 +52,16 @@ def reports_run(week: str = typer.Option(None, help="An ISO week, e.g. 2026-W46 
         jobs = plan_reports(warehouse, settings.reports_dir, period, reports=report or None, shops=shop or None,
                             langs=langs)
     rendering = Rendering(choose_renderer(renderer), parse_formats(to))
-    console.print(f"{len(jobs)} reports for {period[0]} – {period[1]}, rendered by {rendering.renderer.label} "
-                  f"to {', '.join(rendering.formats)}")
-    with rendering:
-        batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=rendering,
-                          workers=workers, executor=executor, scheduler=scheduler,
-                          on_done=lambda o: console.print(f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
-                                                          + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
-    index = write_index(settings.reports_dir)
+    with batch_lock(settings.home):  # a scheduled batch and a hand-run one never write the same reports at once
+        console.print(f"{len(jobs)} reports for {period[0]} – {period[1]}, rendered by {rendering.renderer.label} "
+                      f"to {', '.join(rendering.formats)}")
+        with rendering:
+            batch = run_batch(jobs, home=settings.home, reports_dir=settings.reports_dir, render=rendering,
+                              workers=workers, executor=executor, scheduler=scheduler,
+                              on_done=lambda o: console.print(
+                                  f"{o.job.report_id} {o.job.slug}: {o.status} ({o.seconds:.1f}s)"
+                                  + (f" [red]{escape(str(o.error))}[/red]" if o.error else "")))
+        index = write_index(settings.reports_dir)
     console.print(f"index: {index}")
     if batch.failures:
         for o in batch.failures:

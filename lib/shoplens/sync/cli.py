@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from shoplens.commandline import parse_date
+from shoplens.commandline import Column, Listing, Output, OutputFormat, emit, parse_date
 from shoplens.config import load_settings
 
 sync_app = typer.Typer(help="Sync shops from the API into the warehouse.")
@@ -50,16 +49,14 @@ def sync_command(ctx: typer.Context,
 
 
 @sync_app.command("status")
-def sync_status() -> None:
+def sync_status(output: OutputFormat = Output.table) -> None:
     """Freshness per shop and resource: last successful sync, window end, rows, latest analytics date."""
     from shoplens.sync.status import freshness
     from shoplens.warehouse import open_warehouse
 
     with open_warehouse() as warehouse:
         rows = freshness(warehouse)
-    table = Table("shop", "resource", "last ok sync", "data through", "analytics to", "rows (last run)",
-                  "last error")
-    for r in rows:
-        table.add_row(r["shop"], r["resource"], r["last_ok"] or "never", r["cursor"] or "–", r["latest"] or "–",
-                      str(r["rows"]), r["error"] or "")
-    console.print(table)
+    emit(output, Listing([Column("shop"), Column("resource"), Column("last_ok", "last ok sync", lambda v: v or "never"),
+                          Column("cursor", "data through", lambda v: v or "–"),
+                          Column("latest", "analytics to", lambda v: v or "–"),
+                          Column("rows", "rows (last run)", justify="right"), Column("error", "last error")], rows))

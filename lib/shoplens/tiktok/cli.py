@@ -7,12 +7,13 @@ secret, and (like the rest of tiktok/) never import sync, warehouse or reports.
 from __future__ import annotations
 
 import secrets
+import time
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from shoplens.commandline import Column, Listing, Output, OutputFormat, emit
 from shoplens.config import load_settings
 from shoplens.errors import ShoplensError
 
@@ -42,37 +43,48 @@ def auth_exchange(code: str = typer.Option(..., help="The auth code from the red
     console.print(f"authorized {tokens.seller_name or tokens.open_id}; tokens saved to {settings.tokens_path}")
 
 
+#: what a seller does when an authorization has lapsed or was revoked
+AUTHORIZE_AGAIN = "the seller must authorize again: `shoplens auth url`, then `shoplens auth exchange --code CODE`"
+
+
+def when(ts: int, now: float | None = None) -> str:
+    """An expiry for people: "2026-12-07 01:50 UTC (in 6.9 days)" or "... (expired)"."""
+    days = (ts - (time.time() if now is None else now)) / 86_400
+    state = "expired" if days <= 0 else f"in {days:.1f} days"
+    return f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(ts))} ({state})"
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
 @auth_app.command("status")
-def auth_status() -> None:
+def auth_status(output: OutputFormat = Output.table) -> None:
     """Each saved authorization: seller, token expiries, granted scopes.
 
     Warns when the refresh token (and with it the authorization) expires within 7 days: the seller
     must then authorize again. Access tokens last 7 days and `sync` renews them by itself.
     """
-    import time as _time
-
     from shoplens.tiktok import TokenStore
 
     settings = load_settings()
-    table = Table("seller", "open id", "access token expires", "authorization expires", "scopes")
-    warnings = []
-    now = _time.time()
-
-    def when(ts: int) -> str:
-        days = (ts - now) / 86_400
-        state = "expired" if days <= 0 else f"in {days:.1f} days"
-        return f"{_time.strftime('%Y-%m-%d %H:%M UTC', _time.gmtime(ts))} ({state})"
-
+    now = time.time()
+    rows, warnings = [], []
     for tokens in TokenStore(settings.tokens_path).require_all():
-        table.add_row(tokens.seller_name or "?", tokens.open_id, when(tokens.access_token_expire_in),
-                      when(tokens.refresh_token_expire_in), ", ".join(tokens.granted_scopes))
+        rows.append({"seller": tokens.seller_name or "?", "open_id": tokens.open_id,
+                     "access_token_expires": _utc(tokens.access_token_expire_in),
+                     "authorization_expires": _utc(tokens.refresh_token_expire_in), "scopes": tokens.granted_scopes})
         if tokens.refresh_token_expire_in - now <= 7 * 86_400:
-            warnings.append(f"{tokens.seller_name or tokens.open_id}: the authorization expires "
-                            f"{when(tokens.refresh_token_expire_in)}; the seller must authorize again "
-                            "(`shoplens auth url`, then `shoplens auth exchange`)")
-    console.print(table)
-    for line in warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(line)}")
+            warnings.append(f"warning: {tokens.seller_name or tokens.open_id}: the authorization expires "
+                            f"{when(tokens.refresh_token_expire_in, now)}; {AUTHORIZE_AGAIN}")
+
+    def expiry(value: datetime) -> str:
+        return when(int(value.timestamp()), now)
+
+    emit(output, Listing([Column("seller"), Column("open_id", "open id"),
+                          Column("access_token_expires", "access token expires", expiry),
+                          Column("authorization_expires", "authorization expires", expiry),
+                          Column("scopes")], rows, notes=warnings))
 
 
 @auth_app.command("refresh")
@@ -89,18 +101,19 @@ def auth_refresh() -> None:
         console.print(f"refreshed {tokens.seller_name or tokens.open_id}")
 
 
-def shops_command() -> None:
+def shops_command(output: OutputFormat = Output.table) -> None:
     """List the shops every saved authorization covers (asks the API)."""
     from shoplens.tiktok import ApiClient, StoredTokens, TokenStore
 
     settings = load_settings()
     app_key, app_secret = settings.require_app()
-    table = Table("shop id", "name", "region", "seller type", "code")
+    rows = []
     store = TokenStore(settings.tokens_path)
     for tokens in store.require_all():
         source = StoredTokens(store, tokens, auth_url=settings.auth_url, app_key=app_key, app_secret=app_secret)
         with ApiClient(settings.api_url, app_key, app_secret, source) as client:
-            for shop in client.get_authorized_shops():
-                table.add_row(str(shop["id"]), shop.get("name", ""), shop.get("region", ""),
-                              shop.get("seller_type", ""), shop.get("code", ""))
-    console.print(table)
+            rows += [{"shop_id": str(shop["id"]), "name": shop.get("name", ""), "region": shop.get("region", ""),
+                      "seller_type": shop.get("seller_type", ""), "code": shop.get("code", "")}
+                     for shop in client.get_authorized_shops()]
+    emit(output, Listing([Column("shop_id", "shop id"), Column("name"), Column("region"),
+                          Column("seller_type", "seller type"), Column("code")], rows))
