@@ -30,6 +30,9 @@ def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen 
                   fault_seed: int = typer.Option(0, help="Seed for the fault rates."),
                   token_ttl: int = typer.Option(7 * 86_400, help="Access-token lifetime in seconds."),
                   qps: float = typer.Option(50.0, help="Requests per second per shop and endpoint before 429."),
+                  clock_skew: float = typer.Option(0.0, help="Seconds the sandbox's clock runs ahead of this "
+                                                             "machine's (negative: behind); shows in its Date header "
+                                                             "and in the timestamps it accepts."),
                   business_now: str = typer.Option(None, help="The business clock, e.g. 2026-11-16T00:00 (UTC); "
                                                               "default: two days after the last business day.")) -> None:
     """Serve the sandbox API in the foreground (Ctrl-C stops it)."""
@@ -42,7 +45,7 @@ def sandbox_serve(host: str = typer.Option("127.0.0.1", help="Address to listen 
         raise ShoplensError(f"--faults: {exc}") from None
     secret = os.environ.get("SHOPLENS_APP_SECRET") or secrets.token_hex(16)
     sandbox = make_sandbox(seed, shops, orders_per_day=orders_per_day, app_secret=secret, hostile=hostile,
-                           faults=fault_plan, token_ttl=token_ttl, qps=qps)
+                           faults=fault_plan, token_ttl=token_ttl, qps=qps, clock_skew=clock_skew)
     if business_now:
         from datetime import UTC, datetime
 
