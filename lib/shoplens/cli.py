@@ -24,6 +24,7 @@ from shoplens.reports.cli import reports_app
 from shoplens.sandbox.cli import sandbox_app
 from shoplens.sync.cli import sync_app
 from shoplens.tiktok.cli import auth_app, shops_command
+from shoplens.workspace.cli import doctor_command, init_command
 
 app = typer.Typer(help="Sync TikTok Shop data, define KPIs once, render notebook reports.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False, cls=PanelOrderedGroup)
@@ -132,7 +133,9 @@ def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
 
 
 # --- mounting, in the order a user meets the commands (panels: shoplens.commandline.help) ---------------
+app.command("init", rich_help_panel=Panel.START)(init_command)
 app.command("demo", rich_help_panel=Panel.START)(demo_command)
+app.command("doctor", rich_help_panel=Panel.START)(doctor_command)
 app.add_typer(auth_app, name="auth", rich_help_panel=Panel.START)
 app.command("shops", rich_help_panel=Panel.START)(shops_command)
 app.add_typer(sync_app, name="sync", rich_help_panel=Panel.DATA)

@@ -117,5 +117,7 @@ def load_targets(path: Path, known_shops: set[str] | None = None) -> list[Target
             raise ReportError(f"{where}: weekly must be above zero", notebook="kpi_scorecard.ipynb")
         targets.append(Target(str(entry["shop"]), str(entry["owner"]), entry["role"], entry["metric"], weekly))
     if not targets:
-        raise ReportError(f"{path} has no [[target]] entries", notebook="kpi_scorecard.ipynb")
+        raise ReportError(f"{path} has no [[target]] entries for the synced shops: add your team's targets "
+                          "(shop ids from `shoplens shops`, metric ids from `shoplens metrics list`)",
+                          notebook="kpi_scorecard.ipynb")
     return targets
