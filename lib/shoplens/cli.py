@@ -24,7 +24,7 @@ from shoplens.reports.cli import reports_app
 from shoplens.sandbox.cli import sandbox_app
 from shoplens.sync.cli import sync_app
 from shoplens.tiktok.cli import auth_app, shops_command
-from shoplens.workspace.cli import doctor_command, init_command
+from shoplens.workspace.cli import doctor_command, init_command, schedule_command
 
 app = typer.Typer(help="Sync TikTok Shop data, define KPIs once, render notebook reports.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False, cls=PanelOrderedGroup)
@@ -145,6 +145,7 @@ app.add_typer(reports_app, name="reports", rich_help_panel=Panel.REPORTS)
 app.command("render", rich_help_panel=Panel.REPORTS)(render_command)
 app.add_typer(metrics_app, name="metrics", rich_help_panel=Panel.METRICS)
 app.add_typer(links_app, name="links", rich_help_panel=Panel.LINKS)
+app.command("schedule", rich_help_panel=Panel.ADMIN)(schedule_command)
 app.add_typer(fx_app, name="fx", rich_help_panel=Panel.ADMIN)
 app.add_typer(costs_app, name="costs", rich_help_panel=Panel.ADMIN)
 app.add_typer(sandbox_app, name="sandbox", rich_help_panel=Panel.ADMIN)

@@ -84,3 +84,68 @@ def doctor_command(offline: bool = typer.Option(False, "--offline", help="Skip t
                      if failures else "nothing is missing"))
     if failures:
         raise typer.Exit(1)
+
+
+def schedule_command(systemd: bool = typer.Option(False, "--systemd", help="systemd user timers instead of "
+                                                                           "crontab lines."),
+                     install: bool = typer.Option(False, "--install", help="Install the schedule (replacing this "
+                                                                           "workspace's earlier one)."),
+                     remove: bool = typer.Option(False, "--remove", help="Take this workspace's schedule out again."),
+                     timezone: str = typer.Option("Asia/Shanghai", help="The reporting time zone of the weekly batch."),
+                     weekly: str = typer.Option("Mon 07:00", help="When the weekly batch runs, in that zone."),
+                     lang: list[str] = typer.Option(None, help="Report languages (repeatable; default en and zh)."),
+                     crontab_file: Path = typer.Option(None, help="Use this crontab file instead of `crontab -l` "
+                                                                  "and `crontab -`."),
+                     unit_dir: Path = typer.Option(None, help="Write the systemd units here instead of "
+                                                              "~/.config/systemd/user (and enable nothing).")) -> None:
+    """Print, --install or --remove the hourly sync and the Monday report batch (crontab, or systemd timers)."""
+    from shoplens.errors import ShoplensError
+    from shoplens.i18n import t
+    from shoplens.workspace import cron
+    from shoplens.workspace import systemd as units
+    from shoplens.workspace.schedule import make_plan, parse_weekly, unseen_settings
+
+    if install and remove:
+        raise ShoplensError("give --install or --remove, not both")
+    home = workspace_home()
+    if remove:
+        if systemd:
+            removed = units.remove(home, unit_dir)
+            _say(f"removed {len(removed)} unit(s): {', '.join(p.name for p in removed)}" if removed
+                 else f"no shoplens units for {home} in {unit_dir or units.default_unit_dir()}")
+        else:
+            crontab = cron.Crontab(crontab_file)
+            text, found = cron.remove_block(crontab.read(), home)
+            if found:
+                crontab.write(text)
+            _say(f"removed the schedule of {home} from {crontab.describe()}" if found
+                 else f"{crontab.describe()} has no schedule for {home}")
+        return
+    for code in lang or []:
+        t("shop_report", code)
+    plan = make_plan(home, weekly=parse_weekly(weekly, timezone), langs=tuple(lang or ("en", "zh")))
+    err = Console(stderr=True)
+    for warning in unseen_settings(home):
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if not install:
+        if systemd:
+            for name, text in units.units(plan).items():
+                _say(f"# {(unit_dir or units.default_unit_dir()) / name}\n{text}")
+        else:
+            _say(cron.block(plan).rstrip("\n"))
+        err.print("install it: shoplens schedule --install" + (" --systemd" if systemd else ""), markup=False,
+                  highlight=False)
+        return
+    (home / "logs").mkdir(exist_ok=True)
+    if systemd:
+        written = units.install(plan, unit_dir)
+        _say(f"wrote {len(written)} units to {written[0].parent}")
+        _say("timers enabled: `systemctl --user list-timers` shows them" if unit_dir is None else
+             "not enabled (a folder of its own): systemd reads user units from ~/.config/systemd/user")
+    else:
+        crontab = cron.Crontab(crontab_file)
+        crontab.write(cron.install_block(crontab.read(), plan))
+        _say(f"installed in {crontab.describe()}:")
+        for job in plan.jobs:
+            _say(f"  {job.about}: {cron.when(job)[1]}")
+    _say(f"logs: {home / 'logs'}; `shoplens schedule --remove{' --systemd' if systemd else ''}` takes it out")
