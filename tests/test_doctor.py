@@ -86,17 +86,6 @@ def test_no_chromium(workspace, capsys, monkeypatch):
                              "chromium` (or set SHOPLENS_CHROMIUM); `make test` installs it when missing"]
 
 
-def test_an_expired_access_token_in_the_workspace(workspace, capsys):
-    _, _, store = workspace
-    tokens = store.all()[0]
-    store.save(replace(tokens, access_token_expire_in=int(time.time()) - 3600))
-    code, lines = doctor(capsys)
-    assert code == 1
-    [problem] = failed(lines)
-    assert problem.startswith("✗ tokens of Sandbox Seller: the access token expired") and "fix: `shoplens auth refresh`" in problem
-    assert any(line.startswith("– API for Sandbox Seller: not called") for line in lines)
-
-
 def test_an_access_token_the_api_has_expired(workspace, capsys):
     _, server, _ = workspace
     server.sandbox.gate.expire_all()
@@ -106,15 +95,19 @@ def test_an_access_token_the_api_has_expired(workspace, capsys):
                              "fix: `shoplens auth refresh`"]
 
 
-def test_a_lapsed_authorization(workspace, capsys):
+@pytest.mark.parametrize("expired, said, fix", [
+    (["access_token_expire_in"], "the access token expired", "fix: `shoplens auth refresh`"),
+    (["access_token_expire_in", "refresh_token_expire_in"], "the authorization expired",
+     "fix: the seller must authorize again: `shoplens auth url`"),
+])
+def test_expired_tokens_in_the_workspace(workspace, capsys, expired, said, fix):
     _, _, store = workspace
-    tokens = store.all()[0]
-    store.save(replace(tokens, refresh_token_expire_in=int(time.time()) - 60,
-                       access_token_expire_in=int(time.time()) - 60))
+    store.save(replace(store.all()[0], **{field: int(time.time()) - 60 for field in expired}))
     code, lines = doctor(capsys)
     assert code == 1
     [problem] = failed(lines)
-    assert "the authorization expired" in problem and "the seller must authorize again: `shoplens auth url`" in problem
+    assert problem.startswith(f"✗ tokens of Sandbox Seller: {said}") and fix in problem
+    assert "– API for Sandbox Seller: not called: the token above must be renewed first" in lines
 
 
 def test_a_revoked_authorization(workspace, capsys):

@@ -81,7 +81,7 @@ def doctor_command(offline: bool = typer.Option(False, "--offline", help="Skip t
                 line.append(f"; fix: {r.fix}")
             console.print(line, soft_wrap=True, highlight=False)
         _say("\n" + (f"{len(failures)} problem(s) marked ✗: fix them, then run `shoplens doctor` again"
-                     if failures else "nothing is missing"))
+                     if failures else "nothing is missing" + (" (network checks skipped)" if offline else "")))
     if failures:
         raise typer.Exit(1)
 
@@ -136,7 +136,6 @@ def schedule_command(systemd: bool = typer.Option(False, "--systemd", help="syst
         err.print("install it: shoplens schedule --install" + (" --systemd" if systemd else ""), markup=False,
                   highlight=False)
         return
-    (home / "logs").mkdir(exist_ok=True)
     if systemd:
         written = units.install(plan, unit_dir)
         _say(f"wrote {len(written)} units to {written[0].parent}")
@@ -148,4 +147,5 @@ def schedule_command(systemd: bool = typer.Option(False, "--systemd", help="syst
         _say(f"installed in {crontab.describe()}:")
         for job in plan.jobs:
             _say(f"  {job.about}: {cron.when(job)[1]}")
+    (home / "logs").mkdir(exist_ok=True)  # the jobs append there
     _say(f"logs: {home / 'logs'}; `shoplens schedule --remove{' --systemd' if systemd else ''}` takes it out")

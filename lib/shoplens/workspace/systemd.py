@@ -78,8 +78,11 @@ def _systemctl(*args: str, check: bool = True) -> None:
 
 
 def install(plan: Plan, unit_dir: Path | None = None) -> list[Path]:
-    """Write the units (replacing this workspace's); enable the timers when they are in the user's unit folder."""
+    """Write the units (replacing this workspace's); enable the timers when they are in the user's unit folder.
+    When systemd cannot enable them, the units written are taken out again and the error says why."""
     folder = unit_dir or default_unit_dir()
+    if unit_dir is None:
+        _systemctl("show-environment")  # is there a user manager to talk to? (before writing anything)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in units(plan).items():
@@ -89,8 +92,14 @@ def install(plan: Plan, unit_dir: Path | None = None) -> list[Path]:
         tmp.replace(path)
         written.append(path)
     if unit_dir is None:
-        _systemctl("daemon-reload")
-        _systemctl("enable", "--now", *(p.name for p in written if p.suffix == ".timer"))
+        try:
+            _systemctl("daemon-reload")
+            _systemctl("enable", "--now", *(p.name for p in written if p.suffix == ".timer"))
+        except ConfigError:
+            for path in written:
+                path.unlink(missing_ok=True)
+            _systemctl("daemon-reload", check=False)
+            raise
     return written
 
 
