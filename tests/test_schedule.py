@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from shoplens.workspace import cron, systemd
+from shoplens.workspace import cron
 from shoplens.workspace.schedule import make_plan, parse_weekly
 
 from test_cli_guidance import invoke
