@@ -41,7 +41,7 @@ def test_mistakes_get_one_line_and_exit_1(tmp_path, args, env, message):
 def test_reports_run_names_an_unknown_shop_and_bad_dates(synced):
     home, _ = synced
     done = run(["reports", "run", "--shop", "nope"], home)
-    assert done.returncode == 1 and "unknown shop id(s) nope" in done.stderr
+    assert done.returncode == 1 and "unknown shop id 'nope'" in done.stderr
     done = run(["reports", "run", "--since", "2026-11-15", "--until", "2026-11-09"], home)
     assert done.returncode == 1 and "swap them" in done.stderr
     done = run(["reports", "run", "--since", "last week"], home)

@@ -283,7 +283,7 @@ def test_another_shops_orders_are_refused(tmp_path):
 
 
 def test_an_unknown_shop_needs_region(tmp_path):
-    with pytest.raises(ShoplensError, match="unknown shop id 42: `shoplens sync` it first, or give --region"):
+    with pytest.raises(ShoplensError, match="unknown shop id '42'.*`shoplens sync` it first, or give --region"):
         run_import(tmp_path, [write_csv(tmp_path / "th.csv", thai_rows())], shop_id="42")
 
 

@@ -78,7 +78,7 @@ def test_query_table_shows_whole_ids_and_formatted_money_in_80_columns(synced):
     (["metrics", "query", "gmv", "--since", "2026-11-09"], "give both --since and --until"),
     (["metrics", "query", "gmv", "--gmv-basis", "shipped"], "gmv_basis 'shipped' is not one of paid, placed"),
     (["metrics", "query", "gmv", "--where", "channel"], "--where 'channel': write DIMENSION=VALUE"),
-    (["costs", "load", "{costs}"], "unknown shop id(s) nope"),
+    (["costs", "load", "{costs}"], "unknown shop id 'nope'"),
     (["fx", "load", "{bad_rates}"], "row 3, column USD: 'abc' is not a positive rate"),
 ])
 def test_bad_input_gets_one_line_and_loads_nothing(synced, tmp_path, args, message):

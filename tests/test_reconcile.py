@@ -191,7 +191,7 @@ def test_a_reconciliation_replaces_the_days_it_covers(workspace):
                        [shop.id])[0][0] == 1
         assert wh.rows("SELECT count(*) FROM reconciliation_days WHERE reconciled_at = (SELECT max(reconciled_at) "
                        "FROM reconciliation_days)")[0][0] == 1  # the second run replaced just its day
-        with pytest.raises(ShoplensError, match="unknown shop id nope"):
+        with pytest.raises(ShoplensError, match="unknown shop id 'nope'"):
             reconcile(wh, "nope", SINCE, UNTIL)
     done = shoplens(["reconcile", "--shop", shop.id, "--since", "2026-11-14", "--until", "2026-11-10"], home)
     assert done.returncode == 1 and "swap them" in done.stderr

@@ -68,7 +68,7 @@ def test_a_bad_catalogue_entry_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["reports", "run", "--week", "2026-W46", "--report", "nope"], "unknown report(s) nope; the catalogue has"),
+    (["reports", "run", "--week", "2026-W46", "--report", "nope"], "unknown report 'nope'; known reports: shop_report"),
     (["reports", "run", "--week", "46"], "--week '46' is not an ISO week"),
     (["reports", "run", "--week", "2026-W46", "--since", "2026-11-01"], "give --week or --since/--until"),
 ])

@@ -171,3 +171,26 @@ def test_rate_limit_answers_429_and_the_client_backs_off_and_finishes(server, tm
             for _ in range(20):
                 raw = impatient.get_authorized_shops()
     assert caught.value.status == 429 and caught.value.code == 36009002 and raw is not None
+
+
+@pytest.mark.parametrize("skew", [600, -600])
+def test_a_skewed_gateway_clock_shows_in_its_date_header_and_refuses_our_timestamps(skew):
+    from email.utils import parsedate_to_datetime
+
+    from conftest import small_sandbox
+    from shoplens.sandbox import SandboxServer
+
+    sandbox = small_sandbox(clock_skew=skew)
+    with SandboxServer(sandbox) as server:
+        answer = httpx.get(server.url + "/")  # the gateway's own answer (unknown path): its clock
+        served = parsedate_to_datetime(answer.headers["date"]).timestamp()
+        assert abs(served - (time.time() + skew)) < 5
+        tokens = authorize_with_sandbox(sandbox_settings(server, None))
+        gate = sandbox.gate
+        with ApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token,
+                       retry=RetryPolicy(max_attempts=1)) as client:
+            with pytest.raises(errors.InvalidCredentials, match="Invalid timestamp"):
+                client.get_authorized_shops()
+        with ApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token, clock=gate.now) as client:
+            assert client.get_authorized_shops()  # a client on the gateway's clock is served
+            assert client.server_time.timestamp() == sandbox.now()  # Shop API answers: the business clock

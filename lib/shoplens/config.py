@@ -140,6 +140,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings(home=home, app_secret=secret, ads_access_token=ads_token, **values)
 
 
+def read_settings_file(home: Path) -> dict:
+    """The settings `shoplens.toml` in `home` sets (checked like load_settings does); {} without one."""
+    return _read_config_file(home / "shoplens.toml")
+
+
 def parse_advertisers(text: str) -> dict[str, str]:
     """'shop1=adv1,shop2=adv2' -> {"shop1": "adv1", ...}."""
     return _parse_pairs(text, "SHOPLENS_ADS_ADVERTISERS", shape="SHOP_ID=ADVERTISER_ID")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shoplens.errors import ShoplensError
+from shoplens.suggest import unknown
 
 LANGS = ("en", "zh")
 
@@ -15,11 +16,11 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi_scorecard": {"en": "KPI scorecard", "zh": "KPI 达成看板"},
     "all_shops": {"en": "All shops", "zh": "全部店铺"},
     "scorecard": {"en": "Targets and attainment", "zh": "目标与达成"},
-    "no_targets": {"en": "No targets are set for these shops yet. Copy templates/targets.example.toml to "
-                         "targets.toml in the workspace, give each shop, owner and metric a weekly value, and run "
-                         "the reports again (docs/reports.md).",
-                   "zh": "这些店铺尚未设置目标。请将 templates/targets.example.toml 复制为工作区中的 targets.toml，"
-                         "为每个店铺、负责人和指标填写周目标值，然后重新生成报告（见 docs/reports.md）。"},
+    "no_targets": {"en": "No targets are set for these shops yet. Add [[target]] entries to targets.toml in the "
+                         "workspace (`shoplens init` writes one; templates/targets.example.toml shows the format): "
+                         "a shop id, an owner, a role, a metric id and its weekly value; then run the reports again.",
+                   "zh": "这些店铺尚未设置目标。请在工作区的 targets.toml 中添加 [[target]] 条目（`shoplens init` 会创建该文件，"
+                         "格式见 templates/targets.example.toml）：店铺 ID、负责人、岗位、指标 ID 及其周目标值，然后重新生成报告。"},
     "attainment_trend": {"en": "Attainment, last four weeks", "zh": "近四周达成率"},
     "owner": {"en": "Owner", "zh": "负责人"},
     "role": {"en": "Role", "zh": "岗位"},
@@ -312,5 +313,5 @@ TEXT.update({
 def t(key: str, lang: str) -> str:
     """The text for `key` in `lang`."""
     if lang not in LANGS:
-        raise ShoplensError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+        raise ShoplensError(unknown("language", lang, LANGS))
     return TEXT[key][lang]

@@ -8,24 +8,14 @@ must never print a traceback for a user's mistake.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from shoplens.errors import ShoplensError
+from shoplens.commandline import Column, Listing, Output, OutputFormat, emit, parse_date
 
 console = Console()
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ShoplensError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
 def import_command(paths: list[Path] = typer.Argument(..., help="Seller Center order exports (CSV or XLSX)."),
@@ -38,7 +28,8 @@ def import_command(paths: list[Path] = typer.Argument(..., help="Seller Center o
                                                                "does not know, and the API status it means: "
                                                                "WORD=STATUS, e.g. 'รอส่ง=AWAITING_SHIPMENT' "
                                                                "(repeatable; adds to [export_status_words] in "
-                                                               "shoplens.toml).")) -> None:
+                                                               "shoplens.toml)."),
+                   output: OutputFormat = Output.table) -> None:
     """Import Seller Center order exports ("All orders", one row per SKU) for one shop."""
     from shoplens.config import load_settings
     from shoplens.imports.formats import parse_status_option, status_words
@@ -53,28 +44,34 @@ def import_command(paths: list[Path] = typer.Argument(..., help="Seller Center o
     with workspace_writer(settings.home) as warehouse:
         summary = import_exports(warehouse, list(paths), shop_id=shop, region=region, date_format=fmt,
                                  status_words=words)
-    table = Table("file", "rows", "orders", "dates", "note")
-    for f in summary.files:
-        note = f"imported before ({f.imported_before}): skipped" if f.imported_before else ""
-        table.add_row(escape(f.name), str(f.rows), str(f.orders), f.date_format or "", note)
-    console.print(table)
-    if summary.shop_registered:
-        console.print(f"registered shop {escape(shop)} (from exports only)")
-    console.print(f"export orders: {summary.exports_new} new, {summary.exports_changed} changed; "
-                  f"orders the API has not provided: {summary.orders_new} new, {summary.orders_changed} changed; "
-                  f"kept as the API wrote them: {summary.api_kept}")
+    files = [{"file": f.name, "rows": f.rows, "orders": f.orders, "dates": f.date_format,
+              "imported_before": f.imported_before} for f in summary.files]
+    notes = [f"registered shop {shop} (from exports only)"] if summary.shop_registered else []
+    notes.append(f"export orders: {summary.exports_new} new, {summary.exports_changed} changed; "
+                 f"orders the API has not provided: {summary.orders_new} new, {summary.orders_changed} changed; "
+                 f"kept as the API wrote them: {summary.api_kept}")
+    totals = {"shop_registered": summary.shop_registered, "exports_new": summary.exports_new,
+              "exports_changed": summary.exports_changed, "orders_new": summary.orders_new,
+              "orders_changed": summary.orders_changed, "api_kept": summary.api_kept}
+    emit(output, Listing([Column("file"), Column("rows", justify="right"), Column("orders", justify="right"),
+                          Column("dates"), Column("imported_before", "note",
+                                                  lambda v: f"imported before ({v}): skipped" if v else "")],
+                         files, name="files", notes=notes), extra=totals, console=console)
 
 
 def reconcile_command(shop: str = typer.Option(..., help="The shop id."),
                       since: str = typer.Option(..., help="First day (YYYY-MM-DD, shop-local)."),
-                      until: str = typer.Option(..., help="Last day, included.")) -> None:
-    """Compare API-synced orders with imported exports per day; list the orders that differ."""
+                      until: str = typer.Option(..., help="Last day, included."),
+                      output: OutputFormat = Output.table) -> None:
+    """Compare API-synced orders with imported exports per day; list the orders that differ.
+
+    CSV holds the days; JSON the days and the orders that differ."""
     from shoplens.config import load_settings
     from shoplens.imports.reconcile import reconcile, store_reconciliation
     from shoplens.regions import REGIONS
     from shoplens.warehouse.reference import workspace_writer
 
-    start, end = _day(since, "--since"), _day(until, "--until")
+    start, end = parse_date(since, "--since"), parse_date(until, "--until")
     with workspace_writer(load_settings().home) as warehouse:
         result = reconcile(warehouse, shop, start, end)
         store_reconciliation(warehouse, result)
@@ -83,21 +80,24 @@ def reconcile_command(shop: str = typer.Option(..., help="The shop id."),
     def money(value) -> str:
         return "–" if value is None else f"{value:,.{digits}f}"
 
-    days = Table("day", "orders API", "orders export", f"GMV API ({result.currency})", "GMV export",
-                 "refunds API", "refunds export", "only API", "only export", "amounts differ",
-                 title=f"shop {escape(shop)}: API against exports, {start} – {end}")
-    for r in result.days.to_dict("records"):
-        days.add_row(str(r["day"]), str(r["api_orders"]), str(r["export_orders"]), money(r["api_gmv"]),
-                     money(r["export_gmv"]), money(r["api_refunds"]), money(r["export_refunds"]), str(r["only_api"]),
-                     str(r["only_export"]), str(r["amounts_differ"]))
-    console.print(days, crop=False)
-    if result.orders.empty:
-        console.print("every order agrees")
-        return
-    orders = Table("order", "day", "difference", "GMV API", "GMV export", "total API", "total export",
-                   "refunds API", "refunds export", title=f"{len(result.orders)} order(s) differ")
-    for r in result.orders.to_dict("records"):
-        kind = r["difference"] + (f" ({r['fields']})" if r["fields"] else "")
-        orders.add_row(r["order_id"], str(r["day"]), kind, *(money(r[c]) for c in (
-            "api_gmv", "export_gmv", "api_total", "export_total", "api_refunds", "export_refunds")))
-    console.print(orders, crop=False)
+    def count(header: str, key: str) -> Column:
+        return Column(key, header, justify="right")
+
+    def amount(header: str, key: str) -> Column:
+        return Column(key, header, money, justify="right")
+
+    days = Listing([Column("day"), count("orders API", "api_orders"), count("orders export", "export_orders"),
+                    amount(f"GMV API ({result.currency})", "api_gmv"), amount("GMV export", "export_gmv"),
+                    amount("refunds API", "api_refunds"), amount("refunds export", "export_refunds"),
+                    count("only API", "only_api"), count("only export", "only_export"),
+                    count("amounts differ", "amounts_differ")],
+                   result.days.to_dict("records"), title=f"shop {shop}: API against exports, {start} – {end}",
+                   name="days", notes=["every order agrees"] if result.orders.empty else [])
+    orders = Listing([Column("order_id", "order"), Column("day"), Column("difference"), Column("fields"),
+                      amount("GMV API", "api_gmv"), amount("GMV export", "export_gmv"), amount("total API", "api_total"),
+                      amount("total export", "export_total"), amount("refunds API", "api_refunds"),
+                      amount("refunds export", "export_refunds")],
+                     result.orders.to_dict("records"), title=f"{len(result.orders)} order(s) differ", name="orders")
+    shown = [days] if result.orders.empty and output is Output.table else [days, orders]
+    emit(output, *shown, extra={"shop": shop, "currency": result.currency, "since": start, "until": end},
+         console=console)

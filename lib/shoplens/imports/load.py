@@ -21,6 +21,7 @@ from shoplens.imports.order_export import ExportFile, ShopInfo, read_order_expor
 from shoplens.regions import region as region_of
 from shoplens.sync.mapping import LINE_ITEM_COLUMNS, ORDER_COLUMNS, SHOP_COLUMNS
 from shoplens.warehouse import Warehouse
+from shoplens.suggest import unknown
 
 EXPORT_ORDER_COLUMNS = {
     "order_id": "str", "shop_id": "str", "status": "str", "status_label": "str", "substatus_label": "str",
@@ -72,9 +73,9 @@ def shop_for_import(warehouse: Warehouse, shop_id: str, region: str | None = Non
         return ShopInfo(shop_id, known.code, row[0][1], row[0][2], known.minor_digits), False
     if not region:
         shops = [r[0] for r in warehouse.rows("SELECT shop_id FROM shops ORDER BY 1")]
-        listed = f" (known: {', '.join(shops)})" if shops else ""
-        raise ShoplensError(f"unknown shop id {shop_id}{listed}: `shoplens sync` it first, or give --region "
-                            "(e.g. --region TH) to import the exports of a shop shoplens does not sync")
+        raise ShoplensError(unknown("shop id", shop_id, shops, none_known="no shop is synced yet")
+                            + ". `shoplens sync` it first, or give --region (e.g. --region TH) to import the exports "
+                              "of a shop shoplens does not sync")
     reg = region_of(region)
     return ShopInfo(shop_id, reg.code, reg.currency, reg.timezone, reg.minor_digits), True
 

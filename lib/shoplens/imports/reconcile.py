@@ -19,6 +19,7 @@ import pandas as pd
 
 from shoplens.errors import ShoplensError
 from shoplens.warehouse import Warehouse
+from shoplens.suggest import unknown
 
 #: return statuses whose refund has been paid (as the metric catalogue's refunds count them)
 REFUND_DONE = ("RETURN_OR_REFUND_REQUEST_COMPLETE", "RETURN_OR_REFUND_REQUEST_SUCCESS")
@@ -76,9 +77,9 @@ def reconcile(warehouse: Warehouse, shop_id: str, since: date, until: date) -> R
         raise ShoplensError(f"--since {since} is after --until {until}: swap them")
     shop = warehouse.rows("SELECT timezone, currency FROM shops WHERE shop_id = ?", [shop_id])
     if not shop:
-        known = ", ".join(r[0] for r in warehouse.rows("SELECT shop_id FROM shops ORDER BY 1")) or "none"
-        raise ShoplensError(f"unknown shop id {shop_id} (known: {known}): `shoplens sync` it or `shoplens import` "
-                            "its exports first")
+        known = [r[0] for r in warehouse.rows("SELECT shop_id FROM shops ORDER BY 1")]
+        raise ShoplensError(unknown("shop id", shop_id, known, none_known="no shop is synced or imported yet")
+                            + ". `shoplens sync` it or `shoplens import` its exports first")
     tz, currency = shop[0]
     both = warehouse.frame(_ORDERS_SQL, {"tz": tz, "shop": shop_id, "since": since, "until": until})
     zero = Decimal(0)

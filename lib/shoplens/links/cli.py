@@ -8,9 +8,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from shoplens.commandline import Column, Listing, Output, OutputFormat, emit
 from shoplens.config import load_settings, warehouse_path
 from shoplens.errors import LinkError
 
@@ -64,17 +63,14 @@ def _read_links(**filters) -> list[dict]:
 def links_list(shop: str = typer.Option(None, help="Only this shop id."),
                campaign: str = typer.Option(None, help="Only this campaign."),
                creator: str = typer.Option(None, help="Only this creator."),
-               channel: str = typer.Option(None, help="Only this channel (utm_medium).")) -> None:
+               channel: str = typer.Option(None, help="Only this channel (utm_medium)."),
+               output: OutputFormat = Output.table) -> None:
     """The registry: one row per link."""
     rows = _read_links(shop=shop, campaign=campaign, creator=creator, channel=channel)
-    table = Table()
-    for header in ("code", "shop", "campaign", "creator", "channel", "content", "short URL", "target"):
-        table.add_column(header, overflow="fold", no_wrap=header == "code")
-    for r in rows:  # as Text: a name like "[/b]" is shown, not read as markup
-        table.add_row(*(Text(r[c] or "") for c in ("code", "shop_id", "campaign", "creator", "channel", "content",
-                                                   "short_url", "target_url")))
-    console.print(table)
-    console.print(f"{len(rows)} link(s)")
+    # cells are plain text: a creator named "[/b]" is shown, not read as markup
+    columns = [Column("code", min_width=7), Column("shop_id", "shop"), Column("campaign"), Column("creator"),
+               Column("channel"), Column("content"), Column("short_url", "short URL"), Column("target_url", "target")]
+    emit(output, Listing(columns, rows, notes=[f"{len(rows)} link(s)"]), console=console)
 
 
 @links_app.command("export")

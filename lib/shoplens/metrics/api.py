@@ -19,6 +19,7 @@ from shoplens.errors import MetricError
 from shoplens.metrics.catalogue import Catalogue, Policies
 from shoplens.metrics.compiler import FX_ERROR_TAG, FX_MAX_AGE_DAYS, QuerySpec, compile_query
 from shoplens.warehouse import Warehouse, open_warehouse
+from shoplens.suggest import unknown
 
 
 @lru_cache(maxsize=1)
@@ -60,10 +61,11 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
             raise MetricError("the warehouse's order facts are older than its orders: run `shoplens sync` to "
                               "refresh them (or Warehouse.refresh_facts() after loading data yourself)")
         if shops:
-            known = {r[0] for r in wh.rows("SELECT shop_id FROM shops WHERE list_contains(?, shop_id)", [list(shops)])}
+            known = [r[0] for r in wh.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
             missing = [s for s in shops if s not in known]
             if missing:
-                raise MetricError(f"unknown shop id(s) {', '.join(missing)}; `shoplens shops` lists the synced shops")
+                raise MetricError(unknown("shop id", missing, known, listed_by="shoplens shops",
+                                          none_known="no shop is synced yet: run `shoplens sync`"))
         try:
             frame = wh.frame(compiled.sql, compiled.params)
         except duckdb.InvalidInputException as exc:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shoplens.errors import MetricDefinitionError, MetricError
+from shoplens.suggest import unknown
 
 UNITS = ("money", "count", "ratio", "duration")
 FORMATS = ("money", "integer", "percent", "multiple", "seconds", "minutes", "hours", "days", "decimal")
@@ -754,7 +755,7 @@ class Catalogue:
         try:
             return self._by_id[metric_id]
         except KeyError:
-            raise MetricError(f"unknown metric {metric_id!r}; known metrics: {', '.join(self._by_id)}") from None
+            raise MetricError(unknown("metric", metric_id, self._by_id, listed_by="shoplens metrics list")) from None
 
     def base_metrics(self, metric_id: str) -> list[Metric]:
         """The measures a metric is computed from (itself, for a measure), each once."""

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shoplens.errors import MetricError
 from shoplens.metrics.catalogue import DIMENSIONS, JOINS, TIME_DIMENSIONS, Catalogue, Metric, Policies, Source
 from shoplens.warehouse.schema import MONEY
+from shoplens.suggest import unknown
 
 _AGG = {"sum": "sum({e})", "count": "count({e})", "count_distinct": "count(DISTINCT {e})", "min": "min({e})",
         "max": "max({e})", "median": "median({e})"}
@@ -81,7 +82,7 @@ def compile_query(spec: QuerySpec, catalogue: Catalogue) -> CompiledQuery:
         raise MetricError(f"a dimension is repeated in {list(spec.by)}")
     for dim in spec.by:
         if dim not in DIMENSIONS:
-            raise MetricError(f"unknown dimension {dim!r}; known dimensions: {', '.join(DIMENSIONS)}")
+            raise MetricError(unknown("dimension", dim, DIMENSIONS))
         for m in requested:
             if dim not in catalogue.dimensions_of(m.id):
                 raise MetricError(f"metric {m.id!r} cannot be broken down by {dim!r}; it can by: "
@@ -158,7 +159,7 @@ def _comparison_shifts(spec: QuerySpec) -> dict[str, str]:
     if spec.compare is None:
         return {}
     if spec.compare not in COMPARISONS:
-        raise MetricError(f"unknown comparison {spec.compare!r}; use one of {', '.join(COMPARISONS)}")
+        raise MetricError(unknown("comparison", spec.compare, COMPARISONS))
     if spec.period is None:
         raise MetricError("a comparison needs a period: pass period=(start, end)")
     if spec.compare == "last_year":

@@ -18,6 +18,7 @@ from shoplens.i18n import t
 from shoplens.reports.runner import (NOTEBOOKS_DIR, REPO_ROOT, ReportJob, ReportOutcome, execute_report, run_jobs,
                                      write_manifest)
 from shoplens.warehouse import Warehouse
+from shoplens.suggest import unknown
 
 
 def period_slug(period: tuple[date, date]) -> str:
@@ -59,17 +60,16 @@ def plan_reports(warehouse: Warehouse, reports_dir: Path, period: tuple[date, da
                  langs: tuple[str, ...] = ("en",), catalogue: dict[str, ReportSpec] | None = None) -> list[ReportJob]:
     """Expand the report catalogue for `period` into jobs: per shop, campaign, LIVE session or once."""
     catalogue = catalogue or load_catalogue()
-    unknown = [r for r in reports or [] if r not in catalogue]
-    if unknown:
-        raise ReportError(f"unknown report(s) {', '.join(unknown)}; the catalogue has {', '.join(catalogue)}",
-                          notebook=str(CATALOGUE_PATH))
+    missing = [r for r in reports or [] if r not in catalogue]
+    if missing:
+        raise ReportError(unknown("report", missing, catalogue), notebook=str(CATALOGUE_PATH))
     shop_rows = warehouse.rows("SELECT shop_id, name FROM shops ORDER BY shop_id")
     if shops:
-        known = {r[0] for r in shop_rows}
+        known = [r[0] for r in shop_rows]
         missing = [s for s in shops if s not in known]
         if missing:
-            raise ReportError(f"unknown shop id(s) {', '.join(missing)}; synced shops: {', '.join(sorted(known))}",
-                              notebook="reports.toml")
+            raise ReportError(unknown("shop id", missing, known, listed_by="shoplens shops",
+                                      none_known="no shop is synced yet: run `shoplens sync`"), notebook="reports.toml")
         shop_rows = [r for r in shop_rows if r[0] in shops]
     jobs, shop_names = [], dict(shop_rows)
     for spec in (catalogue[r] for r in (reports or list(catalogue))):

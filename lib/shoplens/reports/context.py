@@ -20,6 +20,7 @@ from shoplens.errors import ReportError
 from shoplens.metrics import Policies, default_catalogue, glossary, parse_period
 from shoplens.regions import REGIONS
 from shoplens.warehouse import Warehouse, open_warehouse
+from shoplens.suggest import unknown
 
 _MINOR_DIGITS = {r.currency: r.minor_digits for r in REGIONS.values()}
 
@@ -117,9 +118,9 @@ class ReportContext:
             return cls(report_id, None, parse_period(period), lang, wh, shop)
         rows = wh.rows("SELECT shop_id, name, region, currency, timezone FROM shops WHERE shop_id = ?", [shop_id])
         if not rows:
-            known = ", ".join(r[0] for r in wh.rows("SELECT shop_id FROM shops ORDER BY shop_id"))
-            raise ReportError(f"unknown shop_id {shop_id!r}; synced shops: {known or 'none (run shoplens sync)'}",
-                              notebook=report_id)
+            known = [r[0] for r in wh.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
+            raise ReportError(unknown("shop_id", shop_id, known, plural="synced shops",
+                                      none_known="no shop is synced yet: run `shoplens sync`"), notebook=report_id)
         shop = dict(zip(("shop_id", "name", "region", "currency", "timezone"), rows[0]))
         return cls(report_id, shop_id, parse_period(period), lang, wh, shop)
 

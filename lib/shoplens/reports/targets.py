@@ -119,6 +119,6 @@ def load_targets(path: Path, known_shops: set[str] | None = None) -> list[Target
         if weekly <= 0:
             raise ReportError(f"{where}: weekly must be above zero", notebook="kpi_scorecard.ipynb")
         targets.append(Target(str(entry["shop"]), str(entry["owner"]), entry["role"], entry["metric"], weekly))
-    if not targets and path != EXAMPLE:  # the shipped example fits the sandbox only: no targets is no error
-        raise ReportError(f"{path} has no [[target]] entries", notebook="kpi_scorecard.ipynb")
+    # no targets (an empty or all-commented targets.toml, as `shoplens init` writes it, or the shipped example
+    # for shops this workspace lacks): the scorecard says how to set them instead of failing the weekly batch
     return targets

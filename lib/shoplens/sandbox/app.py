@@ -2,7 +2,10 @@
 
 One server answers for the API host, the token host and the consent page. What it shows depends on
 the business clock (`business_now`): orders appear 1-2 hours after creation and change status as the
-clock moves. It imports nothing from sync or warehouse.
+clock moves. Two clocks show in `Date` headers: a Shop API answer carries the business clock (a sync
+ends its windows there); every other answer (errors, tokens, consent) carries the gateway's clock, the
+one request timestamps are checked against (`Gatekeeper.now()`, skewed by `clock_skew`). It imports
+nothing from sync or warehouse.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def error_response(err: ProtocolError) -> JSONResponse:
 
 
 # --- the application ------------------------------------------------------------------------------
-def create_app(sandbox: Sandbox) -> Starlette:
+def create_app(sandbox: Sandbox):
     """The ASGI app serving `sandbox`."""
     gate = sandbox.gate
 
@@ -164,7 +167,26 @@ def create_app(sandbox: Sandbox) -> Starlette:
         Route("/open/authorize", consent, methods=["GET"]),
         Route("/{path:path}", dispatch, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
-    return Starlette(routes=routes)
+    return _dated(Starlette(routes=routes), gate.now)
+
+
+def _dated(app, clock: Callable[[], float]):
+    """`app`, with a `Date` header from `clock` on every answer that does not carry one already."""
+
+    async def dated(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+
+        async def send_dated(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"date" for name, _ in headers):
+                    message = {**message, "headers": [*headers, (b"date", formatdate(clock(), usegmt=True).encode())]}
+            await send(message)
+
+        await app(scope, receive, send_dated)
+
+    return dated
 
 
 class _DroppedConnection(Exception):

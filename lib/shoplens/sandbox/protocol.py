@@ -56,16 +56,23 @@ class Gatekeeper:
     #: scopes granted to tokens issued from now on (None: every scope the sandbox knows)
     scopes: list[str] | None = None
     wall: Callable[[], float] = time.time
+    #: seconds the gateway's clock runs ahead of this machine's (negative: behind); a real server's clock is
+    #: its own, and requests whose timestamp is more than 5 minutes behind it (or 30 s ahead) are refused
+    clock_skew: float = 0.0
     _codes: dict[str, float] = field(default_factory=dict, repr=False)
     _grants: dict[str, Grant] = field(default_factory=dict, repr=False)
     _buckets: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def now(self) -> float:
+        """The gateway's clock: what its `Date` header says and what timestamps are checked against."""
+        return self.wall() + self.clock_skew
+
     # --- authorization -------------------------------------------------------------------------
     def issue_auth_code(self) -> str:
         code = "SBX_" + secrets.token_urlsafe(18)
         with self._lock:
-            self._codes[code] = self.wall() + 30 * 60
+            self._codes[code] = self.now() + 30 * 60
         return code
 
     def check_app(self, app_key: str | None, app_secret: str | None) -> None:
@@ -80,20 +87,20 @@ class Gatekeeper:
     def redeem_auth_code(self, code: str) -> Grant:
         with self._lock:
             expires = self._codes.pop(code, None)  # single use
-        if expires is None or expires < self.wall():
+        if expires is None or expires < self.now():
             raise ProtocolError(400, 36004004, "Invalid auth code.")
         return self._new_grant()
 
     def refresh(self, refresh_token: str) -> Grant:
         with self._lock:
             old = next((g for g in self._grants.values() if g.refresh_token == refresh_token), None)
-            if old is None or old.refresh_expires < self.wall():
+            if old is None or old.refresh_expires < self.now():
                 raise ProtocolError(400, 36009004, "Invalid credentials. The refresh_token is invalid.")
             del self._grants[old.access_token]
         return self._new_grant()
 
     def _new_grant(self) -> Grant:
-        now = int(self.wall())
+        now = int(self.now())
         grant = Grant(access_token="TTP_" + secrets.token_urlsafe(24), access_expires=now + self.token_ttl,
                       refresh_token="TTP_" + secrets.token_urlsafe(24), refresh_expires=now + 3650 * 86_400,
                       scopes=tuple(self.granted_scopes()))
@@ -108,7 +115,7 @@ class Gatekeeper:
 
     def expire_all(self) -> None:
         """Every access token expires now; refresh tokens still work."""
-        now = int(self.wall())
+        now = int(self.now())
         with self._lock:
             for grant in self._grants.values():
                 grant.access_expires = min(grant.access_expires, now)
@@ -131,7 +138,7 @@ class Gatekeeper:
             grant = self._grants.get(token or "")
         if grant is None:
             raise ProtocolError(401, 36009004, "Invalid credentials. The `x-tts-access-token` header is invalid.")
-        if grant.access_expires <= self.wall():
+        if grant.access_expires <= self.now():
             raise ProtocolError(401, 105002,
                                 "Expired credentials. The `access_token` or `x-tts-access-token` header has expired.")
         if scope and scope not in grant.scopes:
@@ -144,7 +151,7 @@ class Gatekeeper:
             ts = int(raw or "")
         except ValueError:
             raise ProtocolError(401, 36009004, "Missing credentials. The `timestamp` query parameter is required.") from None
-        now = self.wall()
+        now = self.now()
         if ts < 0:
             raise ProtocolError(401, 36009004,
                                 "Invalid timestamp. The value of the `timestamp` query parameter must not be lesser than 0.")
@@ -158,7 +165,7 @@ class Gatekeeper:
     def take_token(self, shop: str, path: str) -> None:
         """Token bucket per (app, shop, endpoint): `qps` tokens a second, burst of `qps`."""
         key = (self.app_key, shop, path)
-        now = self.wall()
+        now = self.now()
         with self._lock:
             tokens, last = self._buckets.get(key, [self.qps, now])
             tokens = min(self.qps, tokens + (now - last) * self.qps)

@@ -23,7 +23,7 @@ from shoplens.config import Settings, warehouse_path
 from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.authorizations import record_authorization
 from shoplens.sync.archive import RawArchive
-from shoplens.sync.lock import SyncLock
+from shoplens.locks import sync_lock
 from shoplens.sync.mapping import SHOP_COLUMNS, shop_row
 from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads
 from shoplens.sync.state import Cursor, read_cursor, write_cursor
@@ -32,6 +32,7 @@ from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.publish import carry_over, publish, working_path
+from shoplens.suggest import unknown
 
 #: refresh an access token this long before it expires
 REFRESH_MARGIN_S = 3600
@@ -81,9 +82,9 @@ class SyncOptions:
     full_refresh: bool = False
 
     def __post_init__(self) -> None:
-        unknown = [r for r in self.resources or [] if r not in RESOURCES and r != AD_RESOURCE]
-        if unknown:
-            raise SyncError(f"unknown resource(s) {', '.join(unknown)}; known: {', '.join([*RESOURCES, AD_RESOURCE])}")
+        missing = [r for r in self.resources or [] if r not in RESOURCES and r != AD_RESOURCE]
+        if missing:
+            raise SyncError(unknown("resource", missing, [*RESOURCES, AD_RESOURCE]))
         if self.since and self.until and self.since > self.until:
             raise SyncError(f"--since {self.since} is after --until {self.until}: swap them")
         if (self.since is None) != (self.until is None):
@@ -388,10 +389,10 @@ async def _sync_authorization(run: _Run, tokens: TokenSource, limiter: RateLimit
             row = shop_row(s)
             refs.append(ShopRef(row["shop_id"], s["cipher"], row["currency"], row["timezone"]))
     if run.options.shops:
-        unknown = sorted(set(run.options.shops) - {r.shop_id for r in refs})
-        if unknown:
-            raise SyncError(f"unknown shop id(s) {', '.join(unknown)} for this authorization; `shoplens shops` "
-                            "lists the authorized shops")
+        missing = sorted(set(run.options.shops) - {r.shop_id for r in refs})
+        if missing:
+            raise SyncError(unknown("shop id", missing, [shop_row(s)["shop_id"] for s in page.items], listed_by="shoplens shops",
+                                    none_known="this authorization covers no shop"))
     await asyncio.gather(*(_sync_shop(run, ref, tokens, limiter, transport) for ref in refs))
 
 
@@ -413,7 +414,7 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
     """One sync run of the workspace, under its lock; publishes the warehouse at the end."""
     options = options or SyncOptions()
     home = settings.home
-    with SyncLock(home / "data" / "sync.lock"):
+    with sync_lock(home):
         sources = authorizations if authorizations is not None else token_sources(settings)
         summary = SyncSummary()
         warehouse = Warehouse(working_path(home))
@@ -438,7 +439,7 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
 def replay(settings: Settings) -> int:
     """Rebuild the warehouse from the raw archive alone (no API calls); returns the pages loaded."""
     home = settings.home
-    with SyncLock(home / "data" / "sync.lock"):
+    with sync_lock(home):
         path = working_path(home)
         for stale in (path, path.with_name(path.name + ".wal")):
             stale.unlink(missing_ok=True)

@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from shoplens.errors import ConfigError
+from shoplens.locks import sync_lock
+from shoplens.suggest import unknown
 from shoplens.warehouse.db import Warehouse
 from shoplens.warehouse.publish import publish, working_path
 
@@ -105,9 +107,7 @@ def parse_costs(text: str, name: str) -> list[dict]:
 @contextlib.contextmanager
 def workspace_writer(home: Path) -> Iterator[Warehouse]:
     """The working warehouse under the sync lock; facts refreshed and published when the block succeeds."""
-    from shoplens.sync.lock import SyncLock
-
-    with SyncLock(home / "data" / "sync.lock"):
+    with sync_lock(home):
         warehouse = Warehouse(working_path(home))
         try:
             yield warehouse
@@ -126,9 +126,10 @@ def load_fx_rates(warehouse: Warehouse, text: str, name: str) -> tuple[int, int]
 
 def load_costs(warehouse: Warehouse, text: str, name: str) -> tuple[int, int]:
     records = parse_costs(text, name)
-    known = {r[0] for r in warehouse.rows("SELECT shop_id FROM shops")}
-    unknown = sorted({r["shop_id"] for r in records} - known)
-    if unknown:
-        raise ConfigError(f"{name}: unknown shop id(s) {', '.join(unknown)}; `shoplens shops` lists the synced shops")
+    known = [r[0] for r in warehouse.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
+    missing = sorted({r["shop_id"] for r in records} - set(known))
+    if missing:
+        raise ConfigError(f"{name}: " + unknown("shop id", missing, known, listed_by="shoplens shops",
+                                               none_known="no shop is synced yet: run `shoplens sync`"))
     with warehouse.transaction():
         return warehouse.upsert("product_costs", records, COST_COLUMNS)
