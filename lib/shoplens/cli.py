@@ -358,6 +358,8 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
                   include_cancelled: bool = typer.Option(False, help="Count cancelled orders."),
                   refunds_by: str = typer.Option("refund_date", help="refund_date or order_date."),
                   commission_deducted: bool = typer.Option(False, help="Net GMV deducts commission."),
+                  gmv_price: str = typer.Option("seller", help="seller (platform discounts count) or buyer "
+                                                               "(what buyers paid)."),
                   lang: str = typer.Option("en", help="Column labels in en or zh."),
                   csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table.")) -> None:
     """Compute metrics from the warehouse, e.g. `shoplens metrics query gmv,orders,aov --by shop,day`."""
@@ -368,7 +370,8 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
     if (start is None) != (end is None):
         raise ShoplensError("give both --since and --until, or neither (all time)")
     policies = Policies(gmv_basis=gmv_basis, include_cancelled=include_cancelled, refunds_by=refunds_by,
-                        commission_deducted=commission_deducted, timezone=timezone, currency=currency)
+                        commission_deducted=commission_deducted, timezone=timezone, currency=currency,
+                        gmv_price=gmv_price)
     filters = {}
     for item in where or []:
         dim, sep, values = item.partition("=")

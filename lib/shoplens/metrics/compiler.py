@@ -255,7 +255,7 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
             inner[f"_d_{dim}"] = source.dimensions[dim]
     aggs: dict[str, tuple[str, str]] = {}  # metric id -> (aggregate SQL, unit)
     for m in measures:
-        inner[f"_c_{m.expr}"] = source.columns[m.expr]
+        inner[f"_c_{m.expr}"] = source.column(m.expr, policies.gmv_price)
         conds = []
         filter_names = (*m.filters, *_policy_filters(m, policies))
         for filter_name in filter_names:

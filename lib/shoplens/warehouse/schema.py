@@ -317,13 +317,14 @@ FACTS_REFRESH = f"""
                PARTITION BY o.shop_id, o.buyer_id, o.paid_time IS NOT NULL ORDER BY o.create_time, o.order_id) = 1,
            CASE WHEN o.paid_time IS NOT NULL AND o.status <> 'CANCELLED' THEN lag(o.create_time) OVER (
                PARTITION BY o.shop_id, o.buyer_id, o.paid_time IS NOT NULL AND o.status <> 'CANCELLED'
-               ORDER BY o.create_time, o.order_id) END
+               ORDER BY o.create_time, o.order_id) END,
+           o.platform_discount
     FROM orders o LEFT JOIN aff a ON a.order_id = o.order_id
     ORDER BY o.shop_id, o.create_time;
     DELETE FROM line_item_facts;
     INSERT INTO line_item_facts
     SELECT li.line_item_id, li.order_id, li.shop_id, o.create_time, o.paid, o.cancelled, li.product_id, li.sku_id,
-           li.sale_price, c.unit_cost, li.currency, o.affiliate, o.creator
+           li.sale_price, c.unit_cost, li.currency, o.affiliate, o.creator, li.platform_discount
     FROM order_line_items li JOIN order_facts o ON o.order_id = li.order_id
     LEFT JOIN product_costs c ON c.shop_id = li.shop_id AND c.sku_id = li.sku_id
     ORDER BY li.shop_id, o.create_time;
@@ -362,7 +363,7 @@ MIGRATIONS.append((4, "derived order and line-item facts for the metric compiler
         affiliate     BOOLEAN NOT NULL,
         creator       VARCHAR
     );
-""" + FACTS_REFRESH))
+"""))  # filled by migration 11's refresh, which knows every column the facts have since gained
 
 #: Seller Center order exports (`shoplens import`) and their reconciliation with the API
 #: (`shoplens reconcile`). `export_orders`/`export_line_items` keep every imported order as the export
@@ -531,6 +532,17 @@ MIGRATIONS.append((7, "non-secret authorization status per shop: token expiries,
         updated_at          TIMESTAMPTZ NOT NULL
     );
 """))
+
+#: TikTok-funded discounts next to what buyers paid, so money can be counted at the seller's price or at the
+#: buyer's (`Policies.gmv_price`): order and line-item facts carry `platform_discount`; refunds keep the
+#: refunded product value (`refund_amount.refund_subtotal`) and the platform discount on the returned
+#: products (`discount_amount[].product_platform_discount`), both NULL on rows synced before.
+MIGRATIONS.append((11, "platform discounts in the facts; refund subtotal and platform discount on refunds", f"""
+    ALTER TABLE order_facts ADD COLUMN platform_discount {MONEY};
+    ALTER TABLE line_item_facts ADD COLUMN platform_discount {MONEY};
+    ALTER TABLE refunds ADD COLUMN refund_subtotal {MONEY};
+    ALTER TABLE refunds ADD COLUMN platform_discount {MONEY};
+""" + FACTS_REFRESH))
 
 #: every table a sync fills, with its primary key columns
 SYNCED_TABLES = {
