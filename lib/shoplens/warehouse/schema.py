@@ -533,6 +533,28 @@ MIGRATIONS.append((7, "non-secret authorization status per shop: token expiries,
     );
 """))
 
+#: Provenance: every page the sync archived, where it lies in the raw archive (`file` under data/raw,
+#: `line` from 1 among the file's complete records, as `RawArchive.read_line` reads it), and on each row of
+#: a traced table the page that last loaded it (`page_run`, `page_seq`). A row loaded otherwise (an import,
+#: a test) has none. `metrics explain` shows them; nothing reads them to compute a figure.
+MIGRATIONS.append((10, "provenance: the raw archive's pages and the page each synced row came from", """
+    CREATE TABLE raw_pages (
+        run_id      VARCHAR NOT NULL,
+        seq         INTEGER NOT NULL,
+        shop_id     VARCHAR NOT NULL,
+        resource    VARCHAR NOT NULL,
+        file        VARCHAR NOT NULL,
+        line        INTEGER NOT NULL,
+        fetched_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+""" + "".join(f"""
+    ALTER TABLE {table} ADD COLUMN page_run VARCHAR;
+    ALTER TABLE {table} ADD COLUMN page_seq INTEGER;""" for table in (
+    "orders", "order_line_items", "refunds", "cancellations", "products", "skus", "affiliate_order_items",
+    "shop_daily", "product_daily", "video_daily", "live_sessions", "statements", "promotions",
+    "ad_campaign_daily"))))
+
 #: TikTok-funded discounts next to what buyers paid, so money can be counted at the seller's price or at the
 #: buyer's (`Policies.gmv_price`): order and line-item facts carry `platform_discount`; refunds keep the
 #: refunded product value (`refund_amount.refund_subtotal`) and the platform discount on the returned
@@ -562,6 +584,8 @@ SYNCED_TABLES = {
     "promotions": ("promotion_id",),
     "ad_campaign_daily": ("campaign_id", "date"),
 }
+#: synced tables whose rows carry the raw page that loaded them (migration 10)
+TRACED_TABLES = tuple(t for t in SYNCED_TABLES if t != "shops")
 #: reference data loaded from files (`shoplens fx load`, `shoplens costs load`), not by a sync
 REFERENCE_TABLES = {
     "fx_rates": ("currency", "date"),
