@@ -38,17 +38,15 @@ app.add_typer(links_app, name="links")
 from shoplens.imports.cli import import_command, reconcile_command  # noqa: E402
 app.command("import")(import_command)
 app.command("reconcile")(reconcile_command)
+from shoplens.metrics.cli import (COMMISSION_DEDUCTED, CURRENCY, GMV_BASIS, GMV_PRICE, INCLUDE_CANCELLED,  # noqa: E402
+                                  REFUNDS_BY, TIMEZONE, explain_command, parse_day, period_from, policies_from,
+                                  split_values, where_from)
+metrics_app.command("explain")(explain_command)
 console = Console()
 err = Console(stderr=True)
 
 
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ShoplensError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
+_parse_date = parse_day
 
 
 @sandbox_app.command("serve")
@@ -340,10 +338,6 @@ def metrics_list(lang: str = typer.Option("en", help="Labels in en or zh.")) -> 
     console.print(table)
 
 
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
-
-
 @metrics_app.command("query")
 def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space or comma separated)."),
                   by: list[str] = typer.Option(None, "--by", help="Dimensions, e.g. --by shop,day."),
@@ -352,34 +346,19 @@ def metrics_query(names: list[str] = typer.Argument(..., help="Metric ids (space
                   shop: list[str] = typer.Option(None, help="Only these shop ids (repeatable)."),
                   compare: str = typer.Option(None, help="previous or last_year (needs --since/--until)."),
                   where: list[str] = typer.Option(None, "--where", help="Keep only DIM=V1,V2 (repeatable)."),
-                  timezone: str = typer.Option("Asia/Shanghai", help="IANA zone for days, or 'shop'."),
-                  currency: str = typer.Option(None, help="Convert money to this currency (needs FX rates)."),
-                  gmv_basis: str = typer.Option("paid", help="paid or placed."),
-                  include_cancelled: bool = typer.Option(False, help="Count cancelled orders."),
-                  refunds_by: str = typer.Option("refund_date", help="refund_date or order_date."),
-                  commission_deducted: bool = typer.Option(False, help="Net GMV deducts commission."),
-                  gmv_price: str = typer.Option("seller", help="seller (platform discounts count) or buyer "
-                                                               "(what buyers paid)."),
+                  timezone: str = TIMEZONE, currency: str = CURRENCY, gmv_basis: str = GMV_BASIS,
+                  include_cancelled: bool = INCLUDE_CANCELLED, refunds_by: str = REFUNDS_BY,
+                  commission_deducted: bool = COMMISSION_DEDUCTED, gmv_price: str = GMV_PRICE,
                   lang: str = typer.Option("en", help="Column labels in en or zh."),
                   csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table.")) -> None:
     """Compute metrics from the warehouse, e.g. `shoplens metrics query gmv,orders,aov --by shop,day`."""
     from shoplens import metrics
-    from shoplens.metrics import Policies
 
-    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
-    if (start is None) != (end is None):
-        raise ShoplensError("give both --since and --until, or neither (all time)")
-    policies = Policies(gmv_basis=gmv_basis, include_cancelled=include_cancelled, refunds_by=refunds_by,
-                        commission_deducted=commission_deducted, timezone=timezone, currency=currency,
-                        gmv_price=gmv_price)
-    filters = {}
-    for item in where or []:
-        dim, sep, values = item.partition("=")
-        if not sep or not values:
-            raise ShoplensError(f"--where {item!r}: write DIMENSION=VALUE[,VALUE...], e.g. --where channel=affiliate")
-        filters[dim.strip()] = _split([values])
-    frame = metrics.query(_split(names), by=_split(by), period=(start, end) if start else None, shop=shop or None,
-                          policies=policies, compare=compare, where=filters, lang=lang)
+    policies = policies_from(timezone=timezone, currency=currency, gmv_basis=gmv_basis,
+                             include_cancelled=include_cancelled, refunds_by=refunds_by,
+                             commission_deducted=commission_deducted, gmv_price=gmv_price)
+    frame = metrics.query(split_values(names), by=split_values(by), period=period_from(since, until),
+                          shop=shop or None, policies=policies, compare=compare, where=where_from(where), lang=lang)
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
         return
@@ -422,7 +401,7 @@ def metrics_glossary(lang: str = typer.Option("en", help="en or zh."),
     if lang not in ("en", "zh"):
         raise ShoplensError(f"--lang {lang!r}: use en or zh")
     render = glossary_markdown if fmt == "md" else glossary_html
-    sys.stdout.write(render(_split(metric) or None, lang=lang))
+    sys.stdout.write(render(split_values(metric) or None, lang=lang))
 
 
 def _read_source(source: str) -> tuple[bytes, str]:

@@ -50,6 +50,24 @@ JOINS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Trace:
+    """How `metrics explain` lists a source's rows: the record's id, the synced row holding its raw page
+    (`page`: an alias whose `page_run`/`page_seq` point into raw_pages, joined by `join` unless it is the
+    source row `t` itself) and the fields shown beside it, as SQL over `t` and that alias."""
+
+    record: str
+    fields: Mapping[str, str]
+    page: str = "t"
+    join: str | None = None
+
+
+#: why a row a filter rejects does not count, as `metrics explain --excluded` says it
+EXCLUDED_BECAUSE = {"paid": "not paid", "not_cancelled": "cancelled", "cancelled": "not cancelled",
+                    "affiliate": "no affiliate creator", "first_paid_order": "not the buyer's first paid order",
+                    "done": "refund not completed"}
+
+
+@dataclass(frozen=True)
 class Source:
     """A relation measures aggregate: what places a row in time, its columns, filters and dimensions.
 
@@ -73,6 +91,7 @@ class Source:
     #: column -> (time of the same entity's previous row, the filters that define "previous") for
     #: counting distinct values without a hash set: see compiler._distinct_by_sequence
     sequences: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    trace: Trace | None = None
 
     def dimension_names(self) -> tuple[str, ...]:
         return (*COMMON_DIMENSIONS, *self.dimensions)
@@ -235,7 +254,10 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
                        "content_type": "t.content_type",
                        "content_id": "t.content_id",
                        "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"},
-           currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))}),
+           currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))},
+           trace=Trace("t.order_id", {"order_id": "t.order_id", "status": "r.status", "buyer_id": "r.buyer_id",
+                                      "sub_total": "r.sub_total", "platform_discount": "r.platform_discount"},
+                       "r", "LEFT JOIN orders r ON r.order_id = t.order_id")),
     Source("line_items", "line_item_facts t", "t.create_time", "instant",
            "Order line items (one per unit), placed in the period by their order's create time; from "
            "line_item_facts, which carries the order's flags and the SKU's unit cost.",
@@ -243,7 +265,11 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
                     "product_value": {"seller": "t.sale_price + t.platform_discount", "buyer": "t.sale_price"}},
            filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled"},
            dimensions={"product": "t.product_id", "live": "lv.live_id", "creator": "t.creator",
-                       "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"}, currency="t.currency"),
+                       "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"}, currency="t.currency",
+           trace=Trace("t.line_item_id", {"order_id": "t.order_id", "status": "r.display_status",
+                                          "product_id": "t.product_id", "sku_id": "t.sku_id",
+                                          "sale_price": "r.sale_price", "platform_discount": "r.platform_discount"},
+                       "r", "LEFT JOIN order_line_items r ON r.line_item_id = t.line_item_id")),
     Source("refunds", "refunds t", "t.create_time", "instant",
            "Completed returns and refunds, dated by the buyer's request (or by their order, per policy). Rows "
            "synced before shoplens kept refund_subtotal count their refund_total until they are synced again.",
@@ -254,31 +280,41 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
            filters={"done": f"t.return_status IN ({', '.join(repr(s) for s in REFUND_DONE)})"},
            dimensions={"creator": "o.creator",
                        "channel": "CASE WHEN o.affiliate THEN 'affiliate' ELSE 'own' END"},
-           order_time="o.create_time"),
+           order_time="o.create_time",
+           trace=Trace("t.return_id", {"order_id": "t.order_id", "status": "t.return_status",
+                                       "refund_total": "t.refund_total", "refund_subtotal": "t.refund_subtotal",
+                                       "platform_discount": "t.platform_discount"})),
     Source("affiliate", "affiliate_order_items t", "t.create_time", "instant",
            "Affiliate order items (one per SKU line an affiliate creator drove), by order create time.",
            columns={"commission": "coalesce(t.actual_commission, t.estimated_commission)"},
            filters={"not_cancelled": "t.status <> 'CANCELLED'"},
            dimensions={"creator": "t.creator_username", "content_type": "t.content_type",
-                       "content_id": "t.content_id", "product": "t.product_id", "channel": "'affiliate'"}),
+                       "content_id": "t.content_id", "product": "t.product_id", "channel": "'affiliate'"},
+           trace=Trace("t.item_key", {"order_id": "t.order_id", "status": "t.status",
+                                      "creator": "t.creator_username"})),
     Source("ads", "ad_campaign_daily t", "t.date", "date",
            "Marketing API daily campaign report (spend and the GMV the ad platform attributes).",
            columns={"spend": "t.spend", "attributed_gmv": "t.spend * t.roas", "impressions": "t.impressions",
                     "clicks": "t.clicks"},
-           dimensions={"campaign": "t.campaign_id"}),
+           dimensions={"campaign": "t.campaign_id"},
+           trace=Trace("t.campaign_id || ' ' || CAST(t.date AS VARCHAR)", {"campaign_id": "t.campaign_id"})),
     Source("shop_analytics", "shop_daily t", "t.date", "date",
            "Shop analytics per shop-local day: GMV as TikTok counts it, its GMV Max (paid) share, traffic.",
            columns={"gmv": "t.gmv", "paid_gmv": "t.gmv * t.gmv_max_share", "visitors": "t.visitors",
-                    "page_views": "t.page_views"}),
+                    "page_views": "t.page_views"},
+           trace=Trace("CAST(t.date AS VARCHAR)", {})),
     Source("content_analytics",
            "(SELECT shop_id, date, currency, 'VIDEO' AS content_type, gmv_video AS gmv FROM shop_daily "
            "UNION ALL SELECT shop_id, date, currency, 'LIVE', gmv_live FROM shop_daily "
            "UNION ALL SELECT shop_id, date, currency, 'PRODUCT_CARD', gmv_product_card FROM shop_daily) t",
            "t.date", "date", "Shop analytics GMV split by the content type that sold it.",
-           columns={"gmv": "t.gmv"}, dimensions={"content_type": "t.content_type"}),
+           columns={"gmv": "t.gmv"}, dimensions={"content_type": "t.content_type"},
+           trace=Trace("t.content_type || ' ' || CAST(t.date AS VARCHAR)", {"content_type": "t.content_type"}, "r",
+                       "LEFT JOIN shop_daily r ON r.shop_id = t.shop_id AND r.date = t.date")),
     Source("videos", "video_daily t", "t.date", "date", "Video analytics per video and shop-local day.",
            columns={"views": "t.views", "clicks": "CAST(round(t.views * t.ctr) AS BIGINT)", "gmv": "t.gmv"},
-           dimensions={"creator": "t.username", "content_id": "t.video_id", "content_type": "'VIDEO'"}),
+           dimensions={"creator": "t.username", "content_id": "t.video_id", "content_type": "'VIDEO'"},
+           trace=Trace("t.video_id || ' ' || CAST(t.date AS VARCHAR)", {"video_id": "t.video_id"})),
     Source("lives", "live_sessions t", "t.start_time", "instant", "LIVE sessions, by start time.",
            columns={"row": "1", "viewers": "t.viewers", "views": "t.views",
                     "peak_concurrent": "t.peak_concurrent", "watch_s": "t.avg_viewing_s * t.viewers",
@@ -286,7 +322,8 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
                     "items_sold": "t.items_sold",
                     "product_impressions": "t.product_impressions"},
            dimensions={"live": "t.live_id", "creator": "t.username", "content_id": "t.live_id",
-                       "content_type": "'LIVE'"}),
+                       "content_type": "'LIVE'"},
+           trace=Trace("t.live_id", {"live_id": "t.live_id"})),
 )}
 
 _ORDER_POLICIES = ("gmv_basis", "include_cancelled")
