@@ -42,6 +42,8 @@ from shoplens.metrics.cli import (COMMISSION_DEDUCTED, CURRENCY, GMV_BASIS, GMV_
                                   REFUNDS_BY, TIMEZONE, explain_command, parse_day, period_from, policies_from,
                                   split_values, where_from)
 metrics_app.command("explain")(explain_command)
+from shoplens.verify.cli import verify_command  # noqa: E402
+app.command("verify")(verify_command)
 console = Console()
 err = Console(stderr=True)
 
@@ -472,6 +474,8 @@ def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
                           say=lambda line: console.print(line, markup=False, highlight=False))
     if result.batch.failures:
         raise ShoplensError(f"{len(result.batch.failures)} report(s) failed; see {result.index}")
+    if not result.verification.ok:
+        raise ShoplensError("the compiler's figures differ from the raw archive: `shoplens verify` lists them")
     console.print(f"\nOpen the reports: {result.index}")
 
 
