@@ -61,6 +61,7 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
     frame.attrs["comparison_period"] = compiled.comparison_period
     frame.attrs["where"] = dict(spec.where)
     frame.attrs["sql"] = compiled
+    frame.attrs["spec"] = spec
     return frame
 
 

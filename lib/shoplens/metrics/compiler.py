@@ -411,7 +411,7 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
     firsts: dict[str, list[str]] = {}
     for m in measures:
         inner[f"_c_{m.expr}"] = source.column(m.expr, policies.gmv_price)
-        filter_names = (*m.filters, *_policy_filters(m, policies))
+        filter_names = (*m.filters, *policy_filters(m, policies))
         for filter_name in filter_names:
             inner[f"_f_{filter_name}"] = source.filters[filter_name]
         conds = [f"_f_{filter_name}" for filter_name in filter_names]
@@ -530,7 +530,8 @@ def _dim_sql(dim: str) -> str:
     return {"shop": "_shop", "region": "_region"}.get(dim, f"_d_{dim}")
 
 
-def _policy_filters(m: Metric, policies: Policies) -> list[str]:
+def policy_filters(m: Metric, policies: Policies) -> list[str]:
+    """The source filters a measure's policies add (paid orders only, cancelled ones out)."""
     out = []
     if "gmv_basis" in m.policies and policies.gmv_basis == "paid":
         out.append("paid")
