@@ -126,31 +126,35 @@ class Order:
     #: a platform free-shipping voucher: original shipping fee = shipping_fee + this
     shipping_fee_platform_discount: Decimal = Decimal(0)
 
+    def _total(self, price: str) -> Decimal:
+        """A line-item amount added up over the order's units."""
+        return sum((getattr(li, price) for li in self.line_items), Decimal(0))
+
     @property
     def sub_total(self) -> Decimal:
         """Buyer-paid subtotal: original_total_product_price - seller_discount - platform_discount."""
-        return sum((li.sale_price for li in self.line_items), Decimal(0))
+        return self._total("sale_price")
 
     @property
     def seller_discount(self) -> Decimal:
-        return sum((li.seller_discount for li in self.line_items), Decimal(0))
+        return self._total("seller_discount")
 
     @property
     def platform_discount(self) -> Decimal:
-        return sum((li.platform_discount for li in self.line_items), Decimal(0))
+        return self._total("platform_discount")
 
     @property
     def seller_subtotal(self) -> Decimal:
         """The products after seller discounts only: sub_total + platform_discount."""
-        return sum((li.seller_price for li in self.line_items), Decimal(0))
+        return self._total("seller_price")
+
+    @property
+    def original_total(self) -> Decimal:
+        return self._total("original_price")
 
     @property
     def original_shipping_fee(self) -> Decimal:
         return self.shipping_fee + self.shipping_fee_platform_discount
-
-    @property
-    def original_total(self) -> Decimal:
-        return sum((li.original_price for li in self.line_items), Decimal(0))
 
     @property
     def total_amount(self) -> Decimal:
