@@ -471,7 +471,7 @@ def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
     with Rendering(choose_renderer(renderer), parse_formats(to)) as rendering:
         result = run_demo(settings.home, seed=seed, shops=shops, orders_per_day=orders_per_day, reports=report or None,
                           langs=tuple(lang or ("en", "zh")), rendering=rendering,
-                          say=lambda line: console.print(line, markup=False, highlight=False))
+                          say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if result.batch.failures:
         raise ShoplensError(f"{len(result.batch.failures)} report(s) failed; see {result.index}")
     if not result.verification.ok:

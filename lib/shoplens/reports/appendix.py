@@ -115,7 +115,7 @@ def _scope(spec: QuerySpec, lang: str) -> str:
     parts = [f"{t('period')}: {spec.period[0]} – {spec.period[1]}" if spec.period else t("a_all_time")]
     parts.append(f"{t('a_shops')}: {', '.join(spec.shops)}" if spec.shops else t("all_shops"))
     if spec.by:
-        parts.append(f"{t('a_by')}: {', '.join(spec.by)}")
+        parts.append(f"{t('a_by')}: {', '.join(_dim(d, lang) for d in spec.by)}")
     parts += [f"{dim} = {', '.join(map(str, values))}" for dim, values in spec.where]
     return " · ".join(parts)
 
@@ -128,7 +128,8 @@ def _records(anchor: str, base: Metric, spec: QuerySpec, warehouse, lang: str, f
     frame = frame[frame.value != 0]  # a buyer's repeat order, a unit without a cost: counted, adding nothing
     dims = [d for d in spec.by if d not in ("shop", "day")]
     money = base.unit == "money"
-    head = [t(f"rec_{base.source}") if f"rec_{base.source}" in i18n.TEXT else t("a_record"), *dims, t("day"),
+    head = [t(f"rec_{base.source}") if f"rec_{base.source}" in i18n.TEXT else t("a_record"),
+            *(_dim(d, lang) for d in dims), t("day"),
             t("value")]
     take = max(0, min(ROWS_PER_LIST, budget[0]))
     budget[0] -= min(take, len(frame))
@@ -142,7 +143,7 @@ def _records(anchor: str, base: Metric, spec: QuerySpec, warehouse, lang: str, f
     total = sum(frame.value) if len(frame) else 0
     currencies = sorted({c for c in frame.currency if isinstance(c, str)}) if money else []
     noun = t(f"recn_{base.source}") if f"recn_{base.source}" in i18n.TEXT else t("a_records_n")
-    grouped = f" ({t('a_by_dims').format(dims=', '.join(dims))})" if dims else ""
+    grouped = f" ({t('a_by_dims').format(dims=', '.join(_dim(d, lang) for d in dims))})" if dims else ""
     summary = (f"{base.label[lang]}{grouped} · {len(frame):,} {noun}"
                + (f" · {format_value(total, base.format, currencies[0] if len(currencies) == 1 else None)}"
                   if len(frame) else ""))
@@ -156,6 +157,11 @@ def _records(anchor: str, base: Metric, spec: QuerySpec, warehouse, lang: str, f
              if rows else f'<p class="sl-empty" id="{anchor}-list">{e(t("nothing_in_period"))}</p>')
     return (f'<details class="sl-records" id="{anchor}" data-metric="{e(base.id)}" data-count="{len(frame)}">'
             f"<summary>{e(summary)}</summary>{table}{more}</details>")
+
+
+def _dim(dimension: str, lang: str) -> str:
+    """A dimension's name in the report's language, where the reports have one."""
+    return i18n.t(dimension, lang) if dimension in i18n.TEXT else dimension
 
 
 def _command(metric: str, spec: QuerySpec) -> str:

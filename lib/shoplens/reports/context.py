@@ -337,7 +337,7 @@ class ReportContext:
         self.heading("appendix")
         items = "".join(f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>"
                         for k, v in self.policies.describe(self.lang).items())
-        _display_html(f'<section class="sl-appendix"><dl class="sl-definitions">{items}</dl>'
+        _display_html(f'<section class="sl-appendix"><dl class="sl-facts">{items}</dl>'
                       f'{appendix_html(self.figures, self.warehouse, self.lang, format_value)}</section>')
         self.figures = Figures()
 
