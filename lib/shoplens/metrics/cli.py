@@ -119,9 +119,9 @@ def explain_command(metric: str = typer.Argument(..., help="One metric id, e.g. 
 
 
 def _as_json(result) -> dict:
-    def rows(frame):
-        return [{k: (None if _plain(v) == "" else _plain(v) if isinstance(v, Decimal | date) else v)
-                 for k, v in row.items()} for row in frame.to_dict("records")]
+    def rows(frame):  # exact decimals and dates as strings, missing values as null (never NaN)
+        return [{k: (None if _plain(v) == "" else _plain(v) if isinstance(v, Decimal | date) else
+                     v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
     period = result.spec.period
     return {"metric": result.metric.id, "label": result.label, "definition": result.definition,

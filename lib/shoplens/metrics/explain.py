@@ -120,6 +120,9 @@ def explain(metric: str, *, by: Sequence[str] = (), period=None, shop: str | Seq
         figure = run_compiled(wh, figure_sql)
         records = run_compiled(wh, records_sql)
     records["counted"] = records["counted"].astype(bool)
+    # a line number stays a whole number where some records have none (rows not loaded by a sync)
+    records["archive_line"] = pd.Series([None if v is None or v != v else int(v) for v in records["archive_line"]],
+                                        index=records.index, dtype=object)
     if not any(b.unit == "money" for _, _, b in terms_of(catalogue, m, spec.policies)):
         records["value"] = [int(v) for v in records["value"]]  # a count's records count whole
     return Explanation(m, spec, lang, figure, records, figure_sql.inline(), records_sql.inline())
