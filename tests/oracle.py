@@ -5,8 +5,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 
-def expected_gmv(sandbox, shop_id: str, period, tz: str = "Asia/Shanghai") -> Decimal:
-    """GMV by hand from the generator's orders: paid, not cancelled, placed on a local day in the period."""
+def expected_gmv(sandbox, shop_id: str, period, tz: str = "Asia/Shanghai", price: str = "seller") -> Decimal:
+    """GMV by hand from the generator's orders: paid, not cancelled, placed on a local day in the period,
+    at the seller's price (original price less seller discounts; the default GMV price) or the buyer's
+    (what the buyer paid, after platform discounts too)."""
     zone, now = ZoneInfo(tz), sandbox.now()
     total = Decimal(0)
     for order in sandbox.business.orders[shop_id]:
@@ -14,5 +16,6 @@ def expected_gmv(sandbox, shop_id: str, period, tz: str = "Asia/Shanghai") -> De
             continue
         day = datetime.fromtimestamp(order.create_time, zone).date()
         if period[0] <= day <= period[1]:
-            total += sum((li.sale_price for li in order.line_items), Decimal(0))
+            total += sum(((li.seller_price if price == "seller" else li.sale_price) for li in order.line_items),
+                         Decimal(0))
     return total

@@ -162,9 +162,14 @@ def built():
                   ("o5", "b1", 2, "30", "DELIVERED", True))
         for order_id, buyer, days, amount, status, paid in orders:
             t = ORDER_TIME + timedelta(days=days)
-            con.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'THB', ?, 0, 0, 0, 0, ?, 'test', now())",
+            con.execute("INSERT INTO orders (order_id, shop_id, status, create_time, update_time, paid_time, "
+                        "cancel_time, buyer_id, currency, sub_total, shipping_fee, seller_discount, platform_discount, "
+                        "tax, total_amount, source, synced_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'THB', ?, 0, 0, 0, 0, ?, 'test', now())",
                         [order_id, SHOP, status, t, t, t if paid else None, buyer, D(amount), D(amount)])
-        con.execute("INSERT INTO refunds VALUES ('r1', ?, 'o2', 'REFUND', 'RETURN_OR_REFUND_REQUEST_COMPLETE', ?, ?, "
+        con.execute("INSERT INTO refunds (return_id, shop_id, order_id, return_type, return_status, create_time, "
+                    "update_time, currency, refund_total, source, synced_at) "
+                    "VALUES ('r1', ?, 'o2', 'REFUND', 'RETURN_OR_REFUND_REQUEST_COMPLETE', ?, ?, "
                     "'THB', 25, 'test', now())", [SHOP, ORDER_TIME, ORDER_TIME])
         con.execute("INSERT INTO affiliate_order_items (item_key, order_id, shop_id, status, create_time, quantity, "
                     "currency, creator_username, content_type, content_id, synced_at) VALUES "
@@ -291,7 +296,8 @@ def counted(order) -> bool:
 
 
 def attributed_by_hand(orders, period, clicks, lookback_s: int = 7 * 86_400) -> dict[str, Decimal]:
-    """order id -> GMV for the counted orders placed in `period` (Shanghai days) with a click naming their
+    """order id -> GMV (the seller's price, the default GMV price) for the counted orders placed in `period`
+    (Shanghai days) with a click naming their
     buyer (directly, or through a visitor seen with that buyer only) in [order time - window, order time].
     `clicks`: (unix time, visitor id, buyer id) of people's clicks on the shop's links."""
     seen = defaultdict(set)
@@ -306,7 +312,7 @@ def attributed_by_hand(orders, period, clicks, lookback_s: int = 7 * 86_400) -> 
         if counted(order) and period[0] <= day <= period[1] and any(
                 buyer == order.buyer_id and order.create_time - lookback_s <= t <= order.create_time
                 for t, buyer in resolved):
-            result[order.id] = order.sub_total
+            result[order.id] = order.seller_subtotal
     return result
 
 
@@ -386,7 +392,7 @@ def test_clicks_through_the_redirect_service_credit_synced_orders(tmp_path):
             continue
         credits = by_order[order.id]
         for model in MODEL_NAMES:
-            assert credits[credits.model == model].credit.sum() == order.sub_total
+            assert credits[credits.model == model].credit.sum() == order.seller_subtotal
         last = credits[(credits.model == "last_click") & (credits.credit > 0)].code.tolist()
         first = credits[(credits.model == "first_click") & (credits.credit > 0)].code.tolist()
         expected_path = {b0: ([mine[0]], [mine[0]]), b1: ([mine[2]], [mine[1]]), b2: ([mine[0]], [mine[2]])}
@@ -472,7 +478,8 @@ def test_the_attribution_report_in_a_browser_with_clicks_and_without(clicked, br
         wait_for_charts(page)
         assert errors == [] and remote == [], outcome.job.slug  # the HTML creator opened no dialog
         headings = page.locator("h2").all_inner_texts()
-        assert headings[:2] == [t("definitions", lang), t("attr_summary", lang)] and headings[-1] == t("glossary", lang)
+        assert headings[:2] == [t("definitions", lang), t("attr_summary", lang)]
+        assert headings[-2:] == [t("glossary", lang), t("appendix", lang)]  # how each figure is computed
         if shop_id == quiet:
             assert page.locator(".sl-no-clicks").inner_text() == t("attr_no_clicks", lang)
             assert page.locator(".plotly-graph-div").count() == 0 and t("attr_by_creator", lang) not in headings

@@ -72,6 +72,9 @@ def test_demo_runs_the_whole_pipeline_in_a_fresh_workspace(tmp_path):
     assert len(list((tmp_path / "reports").rglob("*.pdf"))) == 3
     assert (tmp_path / "data" / "shoplens.duckdb").exists()
     assert not (tmp_path / ".shoplens").exists()
+    # the demo ends by checking the compiler's figures against the raw archive
+    said = done.stdout.replace("\n", " ")
+    assert "verify: " in said and " figures agree with the raw archive (3 shop(s)" in said
 
 
 def test_demo_without_chromium_keeps_every_html_report_and_says_why_once(tmp_path):

@@ -8,6 +8,7 @@ import html
 import json
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -65,13 +66,48 @@ def test_every_report_opens_offline_in_its_language(reports, browser):
         wait_for_charts(page)
         assert errors == [] and remote == [], outcome.job.slug
         headings = page.locator("h2").all_inner_texts()
-        # opens with what its numbers mean, then its first section; ends with the glossary
+        # opens with what its numbers mean, then its first section; ends with the glossary and the appendix
         assert headings[:2] == [t("definitions", lang), t(FIRST_HEADING[outcome.job.report_id], lang)]
-        assert headings[-2:] == [t("q_title", lang), t("glossary", lang)]  # data quality in every report
+        assert headings[-3:] == [t("q_title", lang), t("glossary", lang), t("appendix", lang)]
         if outcome.job.report_id == "shop_report":
-            assert headings[-3] == t("reconciliation", lang)
+            assert headings[-4] == t("reconciliation", lang)
             assert t("recon_none", lang).split("`")[0] in page.locator("body").inner_text()  # nothing imported
         assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
+        page.close()
+
+
+def test_every_figure_links_to_its_appendix_entry_with_definition_sql_and_records(reports, browser):
+    from shoplens.metrics import default_catalogue
+
+    catalogue = default_catalogue()
+    _, _, result = reports
+    for outcome in result.outcomes:
+        lang, slug = outcome.job.parameters["lang"], outcome.job.slug
+        page, _, _ = open_offline(browser, outcome.job.html_path, width=390)
+        links = page.eval_on_selector_all("a.sl-def-link", "as => as.map(a => a.getAttribute('href'))")
+        entries = page.eval_on_selector_all("article.sl-def", "es => es.map(e => e.id)")
+        assert entries and set(h.removeprefix("#") for h in links) <= set(entries), slug
+        if outcome.job.report_id in ("shop_report", "campaign_recap", "live_recap", "kpi_scorecard"):
+            assert links, slug  # headline figures link to their entries
+        for entry in page.locator("article.sl-def").all()[:6]:
+            metric = catalogue.get(entry.get_attribute("data-metric"))
+            text = entry.inner_text()
+            assert metric.label[lang] in text and metric.description[lang] in text, (slug, metric.id)
+            assert entry.locator("pre.sl-sql").inner_text().startswith("WITH "), (slug, metric.id)
+        # record lists are collapsed, and a figure's list adds up to the figure it shows
+        assert page.eval_on_selector_all("details.sl-records", "ds => ds.every(d => !d.open)"), slug
+        if outcome.job.report_id == "shop_report":
+            gmv = page.locator('table.sl-kpis tr[data-metric="gmv"]')
+            target = gmv.locator("a.sl-def-link").get_attribute("href")
+            records = page.locator(f'{target} .sl-links a').first.get_attribute("href")
+            page.click(f'{target} .sl-links a >> nth=0')  # following the link opens the list
+            listed = page.locator(records)
+            assert page.evaluate(f"document.querySelector('{records}').closest('details').open")
+            values = [Decimal(v.replace(",", "")) for v in listed.locator("td:last-child").all_inner_texts()]
+            assert sum(values) == Decimal(gmv.get_attribute("data-value")), slug
+        # the appendix scrolls in its own boxes: the page never scrolls sideways on a phone
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, slug
         page.close()
 
 
@@ -97,8 +133,13 @@ def test_no_report_shows_another_shop(reports):
             assert shop.id not in text and shop.name not in text, (outcome.job.slug, shop.id)
 
 
+#: what report.css hides on paper: the appendix's SQL, record lists and links to them
+PRINT_HIDDEN = (r'<pre class="sl-sql".*?</pre>|<details class="sl-records".*?</details>|<p class="sl-links">.*?</p>'
+                r'|<h3 id="sl-records">.*?</h3>\s*<p>.*?</p>')
+
+
 def _chart_titles_and_other_text(executed: dict) -> tuple[list[str], str]:
-    """Each chart's title, and all the report's text that is not a chart (headings, tables, prose)."""
+    """Each chart's title, and all the report's printed text that is not a chart (headings, tables, prose)."""
     titles, other = [], []
     for cell in executed["cells"]:
         if cell["cell_type"] == "markdown":
@@ -109,7 +150,8 @@ def _chart_titles_and_other_text(executed: dict) -> tuple[list[str], str]:
                 title = data["application/vnd.plotly.v1+json"]["layout"].get("title", {}).get("text")
                 titles += [title] if title else []
             elif "text/html" in data:
-                other.append(html.unescape(re.sub(r"<[^>]+>", " ", "".join(data["text/html"]))))
+                markup = re.sub(PRINT_HIDDEN, " ", "".join(data["text/html"]), flags=re.DOTALL)
+                other.append(html.unescape(re.sub(r"<[^>]+>", " ", markup)))
     return titles, "\n".join(other)
 
 

@@ -126,3 +126,4 @@ def test_explore_notebook_runs_in_its_lab_kernel(lab):
     shown = json.dumps([out.get("data", {}).get("text/plain", "") for r in results for out in r["outputs"]])
     assert sandbox.business.shops[0].id in shown  # the freshness table read the synced warehouse
     assert "gmv" in shown
+    assert "data/raw/" in shown  # explain's records name the archived page each order came from

@@ -37,15 +37,51 @@ def test_pagination_returns_every_visible_order_exactly_once(client, sandbox):
     assert updates == sorted(updates)
 
 
-def test_one_line_item_per_unit_and_amounts_add_up(client, sandbox):
+def test_one_line_item_per_unit_and_amounts_follow_the_oas_formulas(client, sandbox):
+    from decimal import Decimal as D
+
     shop = sandbox.business.shops[1]
+    discounted = 0
     for page in client.search_orders(shop.cipher):
         for order in page.items:
-            payment = order["payment"]
-            from decimal import Decimal
-            assert sum(Decimal(li["sale_price"]) for li in order["line_items"]) == Decimal(payment["sub_total"])
-            assert Decimal(payment["sub_total"]) + Decimal(payment["shipping_fee"]) == Decimal(payment["total_amount"])
-            assert "quantity" not in order["line_items"][0]
+            pay, items = order["payment"], order["line_items"]
+            assert "quantity" not in items[0]
+            # the formulas the OAS writes for payment.* (docs/metrics.md quotes them)
+            assert D(pay["sub_total"]) == D(pay["original_total_product_price"]) - D(pay["seller_discount"]) - D(
+                pay["platform_discount"])
+            assert D(pay["shipping_fee"]) == D(pay["original_shipping_fee"]) - D(
+                pay["shipping_fee_seller_discount"]) - D(pay["shipping_fee_platform_discount"])
+            assert D(pay["total_amount"]) == D(pay["sub_total"]) + D(pay["shipping_fee"]) + D(pay["tax"])
+            # line items add up to the order: sale price is what the buyer paid for the unit
+            for field in ("original_price", "seller_discount", "platform_discount"):
+                order_field = "original_total_product_price" if field == "original_price" else field
+                assert sum(D(li[field]) for li in items) == D(pay[order_field])
+            for li in items:
+                assert D(li["sale_price"]) == D(li["original_price"]) - D(li["seller_discount"]) - D(
+                    li["platform_discount"]) >= 0
+            assert sum(D(li["sale_price"]) for li in items) == D(pay["sub_total"])
+            discounted += D(pay["platform_discount"]) > 0
+    assert discounted  # TikTok-funded discounts are there to be counted
+
+
+def test_platform_discounts_come_on_a_realistic_share_heavier_on_sale_days():
+    from shoplens.sandbox import make_sandbox
+    from shoplens.sandbox.business import local_day
+
+    business = make_sandbox(42, 3, orders_per_day=30).business
+    orders = [(o, local_day(o.create_time, s.region.timezone)) for s in business.shops for o in business.orders[s.id]]
+    sale_days = {(10, 9), (10, 10), (10, 11), (11, 10), (11, 11), (11, 12)}
+
+    def share(rows):
+        return sum(o.platform_discount > 0 for o, _ in rows) / len(rows)
+
+    on_sale = [(o, d) for o, d in orders if (d.month, d.day) in sale_days]
+    other = [(o, d) for o, d in orders if (d.month, d.day) not in sale_days]
+    assert 0.3 < share(on_sale) < 0.5 and 0.05 < share(other) < 0.15
+    paying = [o for o, _ in orders if o.original_shipping_fee > 0]
+    assert 0.15 < sum(o.shipping_fee_platform_discount > 0 for o in paying) / len(paying) < 0.35
+    # the generator's ids and order counts did not move when platform discounts arrived
+    assert len(orders) == 9019
 
 
 def test_time_filters_are_start_closed_end_open(client, sandbox):

@@ -23,12 +23,17 @@ OPTIONS = SyncOptions(history_days=21)
 DATA_TABLES = tuple(SYNCED_TABLES)
 
 
-def content_hashes(path, tables=None) -> dict[str, str]:
-    """A hash per data table, ignoring load timestamps: two warehouses with equal hashes hold the same rows."""
+#: what says when and by which run's page a row was loaded, not what it holds
+LOADED_BY = ("synced_at", "updated_at", "page_run", "page_seq")
+
+
+def content_hashes(path, tables=None, ignore=LOADED_BY) -> dict[str, str]:
+    """A hash per data table, ignoring load timestamps and pages: two warehouses with equal hashes hold the
+    same rows."""
     with Warehouse(path, read_only=True) as wh:
         hashes = {}
         for table in tables or DATA_TABLES:
-            columns = [r[0] for r in wh.rows(f"DESCRIBE {table}") if r[0] not in ("synced_at", "updated_at")]
+            columns = [r[0] for r in wh.rows(f"DESCRIBE {table}") if r[0] not in ignore]
             rows = wh.rows(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL")
             hashes[table] = f"{len(rows)}:" + hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
         return hashes
@@ -109,13 +114,15 @@ def test_a_replay_from_the_archive_gives_identical_tables_without_the_api(synced
     with workspace_writer(home) as wh:  # what no sync writes, and a replay must keep: here FX rates and a link
         link, _ = create_link(wh, LinkSpec(sandbox.business.shops[0].id, "11.11", "Mai", "affiliate",
                                            "https://shop.example/p/1"), base="https://go.example")
-    before = content_hashes(warehouse(home), tables=DATA_TABLES + CARRIED_TABLES)
+    # provenance too: each row keeps the archived page (run, sequence, file and line) that loaded it
+    traced = DATA_TABLES + CARRIED_TABLES + ("raw_pages",)
+    before = content_hashes(warehouse(home), tables=traced, ignore=("synced_at", "updated_at"))
     assert before["fx_rates"] != "0:" + before["fx_rates"][2:] and before["links"].startswith("1:")
     with Warehouse(warehouse(home), read_only=True) as wh:
         runs = wh.rows("SELECT run_id, shop_id, resource, pages FROM sync_runs WHERE pages > 0 ORDER BY ALL")
     pages = replay(sandbox_settings_offline(home))  # no sandbox running: any API call would fail
     assert pages > 0
-    assert content_hashes(warehouse(home), tables=DATA_TABLES + CARRIED_TABLES) == before
+    assert content_hashes(warehouse(home), tables=traced, ignore=("synced_at", "updated_at")) == before
     with Warehouse(warehouse(home), read_only=True) as wh:  # freshness survives a replay
         assert wh.rows("SELECT run_id, shop_id, resource, pages FROM sync_runs WHERE pages > 0 ORDER BY ALL") == runs
 
@@ -138,6 +145,27 @@ def test_the_archive_holds_every_page_and_no_secret(synced):
     assert sandbox.gate.app_secret not in text and sandbox.ads.token not in text
     assert not any(g.access_token in text or g.refresh_token in text for g in sandbox.gate._grants.values())
     assert '"sign"' not in text and '"shop_cipher"' not in text
+
+
+def test_every_synced_row_knows_the_archived_page_and_line_it_came_from(synced):
+    from shoplens.sync.archive import RawArchive
+    from shoplens.warehouse.schema import TRACED_TABLES
+
+    home, _ = synced
+    archive = RawArchive(home / "data" / "raw")
+    with Warehouse(warehouse(home), read_only=True) as wh:
+        assert wh.count("raw_pages") == len(archive.pages())
+        for table in TRACED_TABLES:  # a synced row always has its page, and the page is recorded
+            assert wh.rows(f"SELECT count(*) FROM {table} WHERE page_run IS NULL")[0][0] == 0, table
+            assert wh.rows(f"SELECT count(*) FROM {table} t LEFT JOIN raw_pages p ON p.run_id = t.page_run "
+                           "AND p.seq = t.page_seq WHERE p.run_id IS NULL")[0][0] == 0, table
+        rows = wh.rows("SELECT o.order_id, o.sub_total, o.status, p.file, p.line, p.run_id FROM orders o "
+                       "JOIN raw_pages p ON p.run_id = o.page_run AND p.seq = o.page_seq USING SAMPLE 40 ROWS")
+    for order_id, sub_total, status, file, line, run_id in rows:
+        record = archive.read_line(file, line)  # the line holds the order, as it was loaded
+        found = {o["id"]: o for o in record["data"]["orders"]}[order_id]
+        assert (Decimal(found["payment"]["sub_total"]), found["status"], record["run_id"]) == (sub_total, status,
+                                                                                             run_id)
 
 
 def test_late_orders_and_later_refunds_arrive_with_the_next_sync(server, tmp_path):

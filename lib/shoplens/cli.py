@@ -25,6 +25,7 @@ from shoplens.reports.cli import finish_batch, reports_app
 from shoplens.sandbox.cli import sandbox_app
 from shoplens.sync.cli import sync_app
 from shoplens.tiktok.cli import auth_app, shops_command
+from shoplens.verify.cli import verify_command
 from shoplens.workspace.cli import doctor_command, init_command, schedule_command
 
 app = typer.Typer(help="Sync TikTok Shop data, define KPIs once, render notebook reports.", no_args_is_help=True,
@@ -128,6 +129,8 @@ def demo_command(seed: int = typer.Option(42, help="Sandbox seed."),
         result = run_demo(settings.home, seed=seed, shops=shops, orders_per_day=orders_per_day, reports=report or None,
                           langs=tuple(lang or ("en", "zh")), rendering=rendering,
                           say=lambda line: console.print(line, markup=False, highlight=False))
+    if not result.verification.ok:
+        raise ShoplensError("the compiler's figures differ from the raw archive: `shoplens verify` lists them")
     finish_batch(result.batch, result.index)
 
 
@@ -140,6 +143,7 @@ app.command("shops", rich_help_panel=Panel.START)(shops_command)
 app.add_typer(sync_app, name="sync", rich_help_panel=Panel.DATA)
 app.command("import", rich_help_panel=Panel.DATA)(import_command)
 app.command("reconcile", rich_help_panel=Panel.DATA)(reconcile_command)
+app.command("verify", rich_help_panel=Panel.DATA)(verify_command)
 app.add_typer(reports_app, name="reports", rich_help_panel=Panel.REPORTS)
 app.command("render", rich_help_panel=Panel.REPORTS)(render_command)
 app.add_typer(metrics_app, name="metrics", rich_help_panel=Panel.METRICS)

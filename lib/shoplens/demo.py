@@ -2,7 +2,7 @@
 
 Starts the sandbox on a free loopback port, authorizes through its consent page, syncs every shop,
 stops the sandbox, adds demo tracking links with the sandbox's clicks on them, runs and renders every
-report. The sandbox's tokens stay in memory: the demo never writes credentials to the workspace.
+report, and checks the compiler's figures against the raw archive (`shoplens verify`). The sandbox's tokens stay in memory: the demo never writes credentials to the workspace.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from shoplens.sandbox import Business, SandboxServer, make_sandbox
 from shoplens.sandbox.app import FX_PATH
 from shoplens.sync import Observer, SyncOptions, SyncSummary, raise_if_failed, run_sync
 from shoplens.tiktok import StaticToken, TokenSet, consent_url, exchange_auth_code
+from shoplens.verify.check import Verification, verify
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.reference import load_fx_rates, workspace_writer
 
@@ -43,6 +44,7 @@ class DemoResult:
     sync: SyncSummary
     batch: BatchResult
     index: Path
+    verification: Verification
 
 
 def sandbox_settings(server: SandboxServer, home: Path, **overrides) -> Settings:
@@ -132,7 +134,10 @@ def run_demo(home: Path, *, seed: int = 42, shops: int = 3, orders_per_day: int 
         batch = run_batch(jobs, home=home, reports_dir=reports_dir, render=render,
                           on_done=lambda o: say(f"report {o.job.report_id} {o.job.slug}: {outcome_line(o)}"))
     index = write_index(reports_dir)
-    return DemoResult(summary, batch, index)
+    with Warehouse(warehouse_path(home), read_only=True) as warehouse:
+        verification = verify(home, warehouse)
+    say(verification.summary())
+    return DemoResult(summary, batch, index, verification)
 
 
 def outcome_line(outcome) -> str:

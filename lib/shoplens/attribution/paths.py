@@ -2,8 +2,9 @@
 within the look-back window, read from the warehouse.
 
 Conversions are the orders the metric catalogue's `gmv` counts for the shop and period under the
-policies in force (paid or placed, cancelled or not, days in the reporting time zone), valued at their
-GMV (`sub_total`), gross of refunds; what was refunded later rides along in `refunded`.
+policies in force (paid or placed, cancelled or not, days in the reporting time zone, the GMV price),
+valued at their GMV (`sub_total`, plus `platform_discount` at the seller's price), gross of refunds; what
+was refunded later (`refund_total`) rides along in `refunded`.
 
 Touches are clicks on the shop's own links that are not flagged as bots. A click joins an order when
 it names the order's buyer: through its own `buyer_id`, or through its `visitor_id` when clicks of that
@@ -31,7 +32,8 @@ DEFAULT_LOOKBACK_DAYS = 7
 
 #: counted orders of one shop placed on the period's local days; $zone is the reporting time zone
 _CONVERSIONS = f"""
-    SELECT f.order_id, o.buyer_id, f.create_time AS order_time, f.sub_total AS value, f.currency,
+    SELECT f.order_id, o.buyer_id, f.create_time AS order_time,
+           f.sub_total + CASE WHEN $seller_price THEN coalesce(f.platform_discount, 0) ELSE 0 END AS value, f.currency,
            coalesce(r.refunded, 0) AS refunded
     FROM order_facts f JOIN orders o ON o.order_id = f.order_id
     LEFT JOIN (SELECT order_id, sum(refund_total) AS refunded FROM refunds
@@ -75,7 +77,8 @@ def _params(warehouse: Warehouse, shop_id: str, period: tuple[date, date], polic
         rows = warehouse.rows("SELECT timezone FROM shops WHERE shop_id = ?", [shop_id])
         zone = rows[0][0] if rows else "UTC"
     return {"shop": shop_id, "zone": zone, "start": period[0], "end": period[1],
-            "placed": policies.gmv_basis == "placed", "cancelled": policies.include_cancelled}
+            "placed": policies.gmv_basis == "placed", "cancelled": policies.include_cancelled,
+            "seller_price": policies.gmv_price == "seller"}
 
 
 def conversions(warehouse: Warehouse, shop_id: str, period: tuple[date, date], *,

@@ -1,14 +1,15 @@
 """The metric API for notebooks and the CLI: `query(...)` -> a labelled pandas DataFrame.
 
 Results keep money as `decimal.Decimal` and carry, in `DataFrame.attrs`, the metric records, their
-labels in the requested language, the policies in force, the period and the comparison period, so a
-report can print exactly what its numbers mean.
+labels in the requested language, the policies in force, the period and the comparison period, and the
+compiled SQL (`attrs["sql"]`, a `CompiledQuery`), so a report can print exactly what its numbers mean.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from shoplens.errors import MetricError
 from shoplens.metrics.catalogue import Catalogue, Policies
-from shoplens.metrics.compiler import FX_ERROR_TAG, FX_MAX_AGE_DAYS, QuerySpec, compile_query
+from shoplens.metrics.compiler import FX_ERROR_TAG, FX_MAX_AGE_DAYS, CompiledQuery, QuerySpec, compile_query
 from shoplens.warehouse import Warehouse, open_warehouse
 from shoplens.suggest import unknown
 
@@ -49,11 +50,36 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
     if isinstance(metrics, str):
         metrics = [metrics]
     catalogue = default_catalogue()
+    spec = query_spec(metrics, by=by, period=period, shop=shop, policies=policies, compare=compare, where=where)
+    compiled = compile_query(spec, catalogue)
+    with _reading(warehouse, spec.shops) as wh:
+        frame = run_compiled(wh, compiled)
+    frame.attrs["metrics"] = {m: catalogue.get(m) for m in metrics}
+    frame.attrs["labels"] = {m: catalogue.get(m).label[lang] for m in metrics}
+    frame.attrs["policies"] = spec.policies
+    frame.attrs["period"] = spec.period
+    frame.attrs["compare"] = compare
+    frame.attrs["comparison_period"] = compiled.comparison_period
+    frame.attrs["where"] = dict(spec.where)
+    frame.attrs["sql"] = compiled
+    frame.attrs["spec"] = spec
+    return frame
+
+
+def query_spec(metrics: Sequence[str], *, by: Sequence[str] = (), period=None,
+               shop: str | Sequence[str] | None = None, policies: Policies | None = None, compare: str | None = None,
+               where: dict | None = None) -> QuerySpec:
+    """The QuerySpec of `query()`'s arguments."""
     shops = (shop,) if isinstance(shop, str) else tuple(shop or ())
-    spec = QuerySpec(metrics=tuple(metrics), by=tuple(by), period=parse_period(period), shops=shops,
+    return QuerySpec(metrics=tuple(metrics), by=tuple(by), period=parse_period(period), shops=shops,
                      policies=policies or Policies(), compare=compare,
                      where=tuple((dim, (v,) if isinstance(v, str) else tuple(v)) for dim, v in (where or {}).items()))
-    compiled = compile_query(spec, catalogue)
+
+
+@contextmanager
+def _reading(warehouse: Warehouse | None, shops: tuple[str, ...]) -> Iterator[Warehouse]:
+    """The warehouse to read (the workspace's, read-only, unless given), checked for current facts and
+    for the shops asked about."""
     owned = warehouse is None
     wh = open_warehouse() if owned else warehouse
     try:
@@ -66,21 +92,18 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
             if missing:
                 raise MetricError(unknown("shop id", missing, known, listed_by="shoplens shops",
                                           none_known="no shop is synced yet: run `shoplens sync`"))
-        try:
-            frame = wh.frame(compiled.sql, compiled.params)
-        except duckdb.InvalidInputException as exc:
-            raise _fx_error(exc) from None
+        yield wh
     finally:
         if owned:
             wh.close()
-    frame.attrs["metrics"] = {m: catalogue.get(m) for m in metrics}
-    frame.attrs["labels"] = {m: catalogue.get(m).label[lang] for m in metrics}
-    frame.attrs["policies"] = spec.policies
-    frame.attrs["period"] = spec.period
-    frame.attrs["compare"] = compare
-    frame.attrs["comparison_period"] = compiled.comparison_period
-    frame.attrs["where"] = dict(spec.where)
-    return frame
+
+
+def run_compiled(warehouse: Warehouse, compiled: CompiledQuery) -> pd.DataFrame:
+    """Run compiler output; a missing FX rate becomes a MetricError naming the currency and day."""
+    try:
+        return warehouse.frame(compiled.sql, compiled.params)
+    except duckdb.InvalidInputException as exc:
+        raise _fx_error(exc) from None
 
 
 def _fx_error(exc: Exception) -> Exception:

@@ -30,7 +30,9 @@ COMMON_DIMENSIONS = ("shop", "region", *TIME_DIMENSIONS)
 DIMENSIONS = (*COMMON_DIMENSIONS, "promotion", "campaign", "live", "creator", "content_type", "content_id",
               "product", "channel", "sku", "warehouse")
 #: policy switches a measure can follow (see Policies)
-MEASURE_POLICIES = ("gmv_basis", "include_cancelled", "refunds_by")
+MEASURE_POLICIES = ("gmv_basis", "include_cancelled", "refunds_by", "gmv_price")
+#: the prices money can be counted at (Policies.gmv_price); a source column may give its SQL per price
+GMV_PRICES = ("seller", "buyer")
 #: policy switches a sum term can depend on
 TERM_CONDITIONS = ("include_cancelled", "commission_deducted")
 REFUND_DONE = ("RETURN_OR_REFUND_REQUEST_COMPLETE", "RETURN_OR_REFUND_REQUEST_SUCCESS")
@@ -49,13 +51,34 @@ JOINS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Trace:
+    """How `metrics explain` lists a source's rows: the record's id, the synced row holding its raw page
+    (`page`: an alias whose `page_run`/`page_seq` point into raw_pages, joined by `join` unless it is the
+    source row `t` itself) and the fields shown beside it, as SQL over `t` and that alias."""
+
+    record: str
+    fields: Mapping[str, str]
+    page: str = "t"
+    join: str | None = None
+
+
+#: why a row a filter rejects does not count, as `metrics explain --excluded` says it
+EXCLUDED_BECAUSE = {"paid": "not paid", "not_cancelled": "cancelled", "cancelled": "not cancelled",
+                    "affiliate": "no affiliate creator", "first_paid_order": "not the buyer's first paid order",
+                    "done": "refund not completed"}
+
+
+@dataclass(frozen=True)
 class Source:
     """A relation measures aggregate: what places a row in time, its columns, filters and dimensions.
 
     time_kind "instant" rows carry a TIMESTAMPTZ and are placed on local days by the reporting time
     zone; "date" rows (daily analytics) already carry the shop-local day TikTok reports and are used as
     they are; "snapshot" rows are a state on each shop-local day (stock, listings, backlog): a period,
-    week or month reads only its last day, so a state is never added up over days. `order_time` is the time of the row's order, for the `refunds_by` policy.
+    week or month reads only its last day, so a state is never added up over days. `order_time` is the time
+    of the row's order, for the `refunds_by` policy. A column is one SQL fragment, or one per GMV price
+    ({"seller": ..., "buyer": ...}) for money whose amount depends on whether TikTok-funded discounts count
+    (`Policies.gmv_price`).
     """
 
     id: str
@@ -63,7 +86,7 @@ class Source:
     time: str
     time_kind: str
     description: str
-    columns: Mapping[str, str]
+    columns: Mapping[str, str | Mapping[str, str]]
     filters: Mapping[str, str] = field(default_factory=dict)
     dimensions: Mapping[str, str] = field(default_factory=dict)
     currency: str = "coalesce(t.currency, s.currency)"
@@ -71,9 +94,20 @@ class Source:
     #: column -> (time of the same entity's previous row, the filters that define "previous") for
     #: counting distinct values without a hash set: see compiler._distinct_by_sequence
     sequences: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    trace: Trace | None = None
 
     def dimension_names(self) -> tuple[str, ...]:
         return (*COMMON_DIMENSIONS, *self.dimensions)
+
+    def column(self, name: str, gmv_price: str) -> str:
+        """A column's SQL, at the GMV price in force when the column depends on it."""
+        sql = self.columns[name]
+        return sql if isinstance(sql, str) else sql[gmv_price]
+
+    def fragments(self) -> list[str]:
+        """Every SQL fragment of the source (each price of a priced column)."""
+        columns = [c for sql in self.columns.values() for c in ([sql] if isinstance(sql, str) else sql.values())]
+        return [self.relation, self.time, *columns, *self.filters.values(), *self.dimensions.values()]
 
 
 @dataclass(frozen=True)
@@ -158,6 +192,9 @@ class Policies:
     include_cancelled: whether cancelled orders count toward GMV, orders, buyers and units.
     refunds_by: "refund_date" dates a refund by the buyer's request, "order_date" by its order.
     commission_deducted: whether net GMV subtracts affiliate commission.
+    gmv_price: "seller" counts products at the seller's price (original price less seller discounts:
+        TikTok-funded discounts count, as TikTok pays them to the seller and Seller Center counts them);
+        "buyer" at what buyers paid (after platform discounts too: `payment.sub_total`).
     timezone: an IANA zone for day boundaries, or "shop" for each shop's own zone.
     currency: None keeps each shop's currency; an ISO code converts money with daily FX rates.
     """
@@ -167,11 +204,14 @@ class Policies:
     refunds_by: str = "refund_date"
     commission_deducted: bool = False
     timezone: str = "Asia/Shanghai"
+    gmv_price: str = "seller"
     currency: str | None = None
 
     def __post_init__(self) -> None:
         if self.gmv_basis not in ("paid", "placed"):
             raise MetricError(f"gmv_basis {self.gmv_basis!r} is not one of paid, placed")
+        if self.gmv_price not in GMV_PRICES:
+            raise MetricError(f"gmv_price {self.gmv_price!r} is not one of {', '.join(GMV_PRICES)}")
         if self.refunds_by not in ("refund_date", "order_date"):
             raise MetricError(f"refunds_by {self.refunds_by!r} is not one of refund_date, order_date")
         if self.currency is not None and not re.fullmatch(r"[A-Z]{3}", self.currency):
@@ -185,9 +225,13 @@ class Policies:
                    "order_date": ("by order date", "按下单日期")}
         yes_no = {True: ("included", "计入"), False: ("excluded", "不计入")}
         deducted = {True: ("deducted", "扣除"), False: ("not deducted", "不扣除")}
+        price = {"seller": ("seller's price: platform discounts count (TikTok pays them; as Seller Center)",
+                            "商家价：计入平台补贴的折扣（由 TikTok 承担；与 Seller Center 一致）"),
+                 "buyer": ("what buyers paid: platform discounts deducted", "买家实付：扣除平台补贴的折扣")}
         tz = self.timezone if self.timezone != "shop" else ("each shop's own time zone", "各店铺当地时区")[zh]
         currency = self.currency or ("each shop's own currency", "各店铺本币")[zh]
         rows = [(("GMV basis", "GMV 口径"), basis[self.gmv_basis]),
+                (("GMV price", "GMV 价格口径"), price[self.gmv_price]),
                 (("Cancelled orders", "已取消订单"), yes_no[self.include_cancelled]),
                 (("Refunds dated", "退款归属日期"), refunds[self.refunds_by]),
                 (("Commission in net GMV", "净 GMV 中的佣金"), deducted[self.commission_deducted])]
@@ -205,52 +249,75 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
     Source("orders", "order_facts t", "t.create_time", "instant",
            "Orders, placed in the period (by create time in the reporting time zone); from order_facts, which "
            "adds each order's affiliate attribution and whether it is its buyer's first paid order.",
-           columns={"row": "1", "buyer_key": "t.buyer_key", "sub_total": "t.sub_total"},
+           columns={"row": "1", "buyer_key": "t.buyer_key",
+                    "product_value": {"seller": "t.sub_total + t.platform_discount", "buyer": "t.sub_total"}},
            filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled", "cancelled": "t.cancelled",
                     "affiliate": "t.affiliate", "first_paid_order": "t.first_paid"},
            dimensions={"promotion": "pr.promotion_id", "live": "lv.live_id", "creator": "t.creator",
                        "content_type": "t.content_type",
                        "content_id": "t.content_id",
                        "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"},
-           currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))}),
+           currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))},
+           trace=Trace("t.order_id", {"order_id": "t.order_id", "status": "r.status", "buyer_id": "r.buyer_id",
+                                      "sub_total": "r.sub_total", "platform_discount": "r.platform_discount"},
+                       "r", "LEFT JOIN orders r ON r.order_id = t.order_id")),
     Source("line_items", "line_item_facts t", "t.create_time", "instant",
            "Order line items (one per unit), placed in the period by their order's create time; from "
            "line_item_facts, which carries the order's flags and the SKU's unit cost.",
-           columns={"row": "1", "sale_price": "t.sale_price", "unit_cost": "t.unit_cost"},
+           columns={"row": "1", "unit_cost": "t.unit_cost",
+                    "product_value": {"seller": "t.sale_price + t.platform_discount", "buyer": "t.sale_price"}},
            filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled"},
            dimensions={"product": "t.product_id", "live": "lv.live_id", "creator": "t.creator",
-                       "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"}, currency="t.currency"),
+                       "channel": "CASE WHEN t.affiliate THEN 'affiliate' ELSE 'own' END"}, currency="t.currency",
+           trace=Trace("t.line_item_id", {"order_id": "t.order_id", "status": "r.display_status",
+                                          "product_id": "t.product_id", "sku_id": "t.sku_id",
+                                          "sale_price": "r.sale_price", "platform_discount": "r.platform_discount"},
+                       "r", "LEFT JOIN order_line_items r ON r.line_item_id = t.line_item_id")),
     Source("refunds", "refunds t", "t.create_time", "instant",
-           "Completed returns and refunds, dated by the buyer's request (or by their order, per policy).",
-           columns={"refund_total": "t.refund_total"},
+           "Completed returns and refunds, dated by the buyer's request (or by their order, per policy). Rows "
+           "synced before shoplens kept refund_subtotal count their refund_total until they are synced again.",
+           columns={"refund_total": "t.refund_total",
+                    "product_refund": {"seller": "coalesce(t.refund_subtotal, t.refund_total) + "
+                                                 "coalesce(t.platform_discount, 0)",
+                                       "buyer": "coalesce(t.refund_subtotal, t.refund_total)"}},
            filters={"done": f"t.return_status IN ({', '.join(repr(s) for s in REFUND_DONE)})"},
            dimensions={"creator": "o.creator",
                        "channel": "CASE WHEN o.affiliate THEN 'affiliate' ELSE 'own' END"},
-           order_time="o.create_time"),
+           order_time="o.create_time",
+           trace=Trace("t.return_id", {"order_id": "t.order_id", "status": "t.return_status",
+                                       "refund_total": "t.refund_total", "refund_subtotal": "t.refund_subtotal",
+                                       "platform_discount": "t.platform_discount"})),
     Source("affiliate", "affiliate_order_items t", "t.create_time", "instant",
            "Affiliate order items (one per SKU line an affiliate creator drove), by order create time.",
            columns={"commission": "coalesce(t.actual_commission, t.estimated_commission)"},
            filters={"not_cancelled": "t.status <> 'CANCELLED'"},
            dimensions={"creator": "t.creator_username", "content_type": "t.content_type",
-                       "content_id": "t.content_id", "product": "t.product_id", "channel": "'affiliate'"}),
+                       "content_id": "t.content_id", "product": "t.product_id", "channel": "'affiliate'"},
+           trace=Trace("t.item_key", {"order_id": "t.order_id", "status": "t.status",
+                                      "creator": "t.creator_username"})),
     Source("ads", "ad_campaign_daily t", "t.date", "date",
            "Marketing API daily campaign report (spend and the GMV the ad platform attributes).",
            columns={"spend": "t.spend", "attributed_gmv": "t.spend * t.roas", "impressions": "t.impressions",
                     "clicks": "t.clicks"},
-           dimensions={"campaign": "t.campaign_id"}),
+           dimensions={"campaign": "t.campaign_id"},
+           trace=Trace("t.campaign_id || ' ' || CAST(t.date AS VARCHAR)", {"campaign_id": "t.campaign_id"})),
     Source("shop_analytics", "shop_daily t", "t.date", "date",
            "Shop analytics per shop-local day: GMV as TikTok counts it, its GMV Max (paid) share, traffic.",
            columns={"gmv": "t.gmv", "paid_gmv": "t.gmv * t.gmv_max_share", "visitors": "t.visitors",
-                    "page_views": "t.page_views"}),
+                    "page_views": "t.page_views"},
+           trace=Trace("CAST(t.date AS VARCHAR)", {})),
     Source("content_analytics",
            "(SELECT shop_id, date, currency, 'VIDEO' AS content_type, gmv_video AS gmv FROM shop_daily "
            "UNION ALL SELECT shop_id, date, currency, 'LIVE', gmv_live FROM shop_daily "
            "UNION ALL SELECT shop_id, date, currency, 'PRODUCT_CARD', gmv_product_card FROM shop_daily) t",
            "t.date", "date", "Shop analytics GMV split by the content type that sold it.",
-           columns={"gmv": "t.gmv"}, dimensions={"content_type": "t.content_type"}),
+           columns={"gmv": "t.gmv"}, dimensions={"content_type": "t.content_type"},
+           trace=Trace("t.content_type || ' ' || CAST(t.date AS VARCHAR)", {"content_type": "t.content_type"}, "r",
+                       "LEFT JOIN shop_daily r ON r.shop_id = t.shop_id AND r.date = t.date")),
     Source("videos", "video_daily t", "t.date", "date", "Video analytics per video and shop-local day.",
            columns={"views": "t.views", "clicks": "CAST(round(t.views * t.ctr) AS BIGINT)", "gmv": "t.gmv"},
-           dimensions={"creator": "t.username", "content_id": "t.video_id", "content_type": "'VIDEO'"}),
+           dimensions={"creator": "t.username", "content_id": "t.video_id", "content_type": "'VIDEO'"},
+           trace=Trace("t.video_id || ' ' || CAST(t.date AS VARCHAR)", {"video_id": "t.video_id"})),
     Source("lives", "live_sessions t", "t.start_time", "instant", "LIVE sessions, by start time.",
            columns={"row": "1", "viewers": "t.viewers", "views": "t.views",
                     "peak_concurrent": "t.peak_concurrent", "watch_s": "t.avg_viewing_s * t.viewers",
@@ -258,10 +325,12 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
                     "items_sold": "t.items_sold",
                     "product_impressions": "t.product_impressions"},
            dimensions={"live": "t.live_id", "creator": "t.username", "content_id": "t.live_id",
-                       "content_type": "'LIVE'"}),
+                       "content_type": "'LIVE'"},
+           trace=Trace("t.live_id", {"live_id": "t.live_id"})),
 )}
 
 _ORDER_POLICIES = ("gmv_basis", "include_cancelled")
+_PRICED = (*_ORDER_POLICIES, "gmv_price")
 
 
 def _m(id, en, zh, desc_en, desc_zh, unit, fmt, higher=True, **kind) -> Metric:
@@ -271,22 +340,26 @@ def _m(id, en, zh, desc_en, desc_zh, unit, fmt, higher=True, **kind) -> Metric:
 CATALOGUE: tuple[Metric, ...] = (
     # --- sales --------------------------------------------------------------------------------------------
     _m("gmv", "GMV", "成交金额 (GMV)",
-       "Product value of orders placed in the period, after seller discounts, excluding shipping and tax. "
-       "Refunded orders stay in (see net GMV); which orders count follows the GMV basis and cancelled-orders "
-       "policies.",
-       "期间内下单订单的商品金额（扣除商家折扣，不含运费和税）；含后续退款的订单（见净 GMV）；计入哪些订单由 GMV 口径和"
-       "已取消订单政策决定。",
-       "money", "money", source="orders", expr="sub_total", agg="sum", policies=_ORDER_POLICIES,
+       "Value of the products in orders placed in the period, at the GMV price: by default the seller's price "
+       "(payment.sub_total + payment.platform_discount: original prices less seller discounts, so discounts "
+       "TikTok funds count, as TikTok pays them to the seller), or what buyers paid (payment.sub_total). "
+       "Shipping and tax are not in it; refunded orders stay in (see net GMV); which orders count follows the "
+       "GMV basis and cancelled-orders policies.",
+       "期间内下单订单的商品金额，按 GMV 价格口径：默认为商家价（payment.sub_total + payment.platform_discount，"
+       "即原价减商家折扣；TikTok 承担的平台折扣计入，因其由 TikTok 支付给商家），或买家实付（payment.sub_total）。"
+       "不含运费和税；含后续退款的订单（见净 GMV）；计入哪些订单由 GMV 口径和已取消订单政策决定。",
+       "money", "money", source="orders", expr="product_value", agg="sum", policies=_PRICED,
        anomaly=AnomalyRule(threshold=4.0)),
     _m("cancelled_gmv", "Cancelled GMV", "已取消订单金额",
-       "Product value of the orders placed in the period that were cancelled (on the GMV basis in force).",
-       "期间内下单后被取消订单的商品金额（按当前 GMV 口径）。",
-       "money", "money", False, source="orders", expr="sub_total", agg="sum", filters=("cancelled",),
-       policies=("gmv_basis",)),
+       "GMV (the same products at the same price) of the orders placed in the period that were cancelled, on "
+       "the GMV basis in force.",
+       "期间内下单后被取消订单的 GMV（同样的商品金额与价格口径，按当前 GMV 口径）。",
+       "money", "money", False, source="orders", expr="product_value", agg="sum", filters=("cancelled",),
+       policies=("gmv_basis", "gmv_price")),
     _m("net_gmv", "Net GMV", "净成交金额 (净 GMV)",
-       "GMV minus refunds, minus cancelled orders when the policy counts them in GMV, minus affiliate "
-       "commission when the commission policy deducts it.",
-       "GMV 减去退款；若政策将已取消订单计入 GMV 则再减去其金额；若政策扣除佣金则再减去联盟佣金。",
+       "GMV minus the refund amount (both at the GMV price), minus cancelled orders' GMV when the policy "
+       "counts them in GMV, minus affiliate commission when the commission policy deducts it.",
+       "GMV 减去退款金额（二者价格口径相同）；若政策将已取消订单计入 GMV 则再减去其 GMV；若政策扣除佣金则再减去联盟佣金。",
        "money", "money", terms=((1, "gmv", None), (-1, "refund_amount", None),
                                 (-1, "cancelled_gmv", "include_cancelled"), (-1, "commission", "commission_deducted"))),
     _m("orders", "Orders", "订单数",
@@ -324,17 +397,26 @@ CATALOGUE: tuple[Metric, ...] = (
        "Units in the counted orders (one line item is one unit).", "计入订单中的商品件数（每个订单行为一件）。",
        "count", "integer", source="line_items", expr="row", agg="count", policies=_ORDER_POLICIES),
     _m("product_gmv", "Product GMV", "商品成交金额",
-       "Sale price of the counted orders' line items, so GMV can be broken down by product.",
-       "计入订单的订单行成交价合计，用于按商品拆分 GMV。",
-       "money", "money", source="line_items", expr="sale_price", agg="sum", policies=_ORDER_POLICIES),
+       "GMV unit by unit: each counted order's line items at the GMV price (line_items.sale_price, what the "
+       "buyer paid for the unit, plus line_items.platform_discount at the seller's price), so GMV broken down "
+       "by product adds up to GMV.",
+       "逐件计算的 GMV：计入订单的每个订单行按 GMV 价格口径计（line_items.sale_price 为买家为该件实付的金额，商家价再加 "
+       "line_items.platform_discount），因此按商品拆分的 GMV 合计等于 GMV。",
+       "money", "money", source="line_items", expr="product_value", agg="sum", policies=_PRICED),
     _m("aov", "Average order value", "客单价 (AOV)",
        "GMV divided by orders, computed after aggregation.", "GMV 除以订单数（先汇总后相除）。",
        "money", "money", numerator="gmv", denominator="orders"),
     _m("refund_amount", "Refund amount", "退款金额",
-       "Money refunded on completed returns and refunds, dated by the buyer's request (or by the order, per the "
-       "refunds policy).", "已完成的退货退款金额，按买家申请日期计（或按政策按下单日期计）。",
-       "money", "money", False, source="refunds", expr="refund_total", agg="sum", filters=("done",),
-       policies=("refunds_by",), anomaly=AnomalyRule(threshold=5.0, zero_alarm=False)),
+       "Product value refunded on completed returns and refunds, at the GMV price: what buyers got back for the "
+       "products (refund_amount.refund_subtotal; shipping and tax refunds are not in GMV, so not here), plus, "
+       "at the seller's price, the platform discount on the returned products "
+       "(discount_amount.product_platform_discount). Dated by the buyer's request (or by the order, per the "
+       "refunds policy).",
+       "已完成退货退款的商品退款金额，按 GMV 价格口径：买家就商品获退的金额（refund_amount.refund_subtotal；运费和税的退款"
+       "不在 GMV 中，故不计），商家价再加退回商品上的平台折扣（discount_amount.product_platform_discount）。按买家申请日期计"
+       "（或按政策按下单日期计）。",
+       "money", "money", False, source="refunds", expr="product_refund", agg="sum", filters=("done",),
+       policies=("refunds_by", "gmv_price"), anomaly=AnomalyRule(threshold=5.0, zero_alarm=False)),
     _m("refund_rate", "Refund rate", "退款率",
        "Refund amount divided by GMV.", "退款金额除以 GMV。",
        "ratio", "percent", False, numerator="refund_amount", denominator="gmv"),
@@ -368,9 +450,10 @@ CATALOGUE: tuple[Metric, ...] = (
        "money", "money", source="content_analytics", expr="gmv", agg="sum"),
     # --- affiliate and creators ---------------------------------------------------------------------------
     _m("creator_gmv", "Creator GMV", "达人带货 GMV",
-       "GMV of counted orders an affiliate creator drove.", "联盟达人带来的计入订单的 GMV。",
-       "money", "money", source="orders", expr="sub_total", agg="sum", filters=("affiliate",),
-       policies=_ORDER_POLICIES),
+       "GMV (at the GMV price) of counted orders an affiliate creator drove.",
+       "联盟达人带来的计入订单的 GMV（按 GMV 价格口径）。",
+       "money", "money", source="orders", expr="product_value", agg="sum", filters=("affiliate",),
+       policies=_PRICED),
     _m("creator_orders", "Creator orders", "达人带货订单数",
        "Counted orders an affiliate creator drove.", "联盟达人带来的计入订单数。",
        "count", "integer", source="orders", expr="row", agg="count", filters=("affiliate",),
@@ -626,13 +709,16 @@ def validate(catalogue: tuple[Metric, ...] = CATALOGUE, sources: Mapping[str, So
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"metric id {dup!r} is defined more than once")
     for source in sources.values():
-        for fragment in (source.relation, source.time, *source.columns.values(), *source.filters.values(),
-                         *source.dimensions.values()):
+        for fragment in source.fragments():
             for alias in re.findall(r"\b([a-z]{1,2})\.[a-z_]", fragment):
                 if alias not in ("t", "s") and alias not in JOINS:
                     problems.append(f"source {source.id!r}: unknown join alias {alias!r} in {fragment!r}")
         if source.time_kind not in ("instant", "date", "snapshot"):
             problems.append(f"source {source.id!r}: time_kind must be instant, date or snapshot")
+        for name, sql in source.columns.items():
+            if not isinstance(sql, str) and set(sql) != set(GMV_PRICES):
+                problems.append(f"source {source.id!r}: column {name!r} must give its SQL for each GMV price "
+                                f"({', '.join(GMV_PRICES)}), not {', '.join(sql)}")
     for m in catalogue:
         problems += _metric_problems(m, by_id, sources)
     problems += _cycles(by_id)
@@ -698,6 +784,10 @@ def _measure_problems(m: Metric, where: str, sources: Mapping[str, Source]) -> l
         return problems + [f"{where}: unknown source {m.source!r}; known: {', '.join(sources)}"]
     if m.expr not in source.columns:
         problems.append(f"{where}: source {m.source!r} has no column {m.expr!r}")
+    elif isinstance(source.columns[m.expr], str) == ("gmv_price" in m.policies):
+        problems.append(f"{where}: column {m.expr!r} " + ("is priced by GMV price: add 'gmv_price' to its policies"
+                                                          if "gmv_price" not in m.policies else
+                                                          "has one price: drop 'gmv_price' from its policies"))
     for name in m.filters:
         if name not in source.filters:
             problems.append(f"{where}: source {m.source!r} has no filter {name!r}")

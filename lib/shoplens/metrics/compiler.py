@@ -8,6 +8,12 @@ day's ECB-style rate (the latest published on or before it, at most `FX_MAX_AGE_
 added up; a missing rate fails the query naming the currency and day. A comparison runs the same body
 over the previous (or last year's) period and joins it on the dimensions, time shifted forward.
 Values are bound as named parameters. This is the only module that writes KPI SQL.
+
+`compile_records` writes the other side of a figure: instead of aggregating, it lists the source rows
+that add up to it, each with the `value` it contributes (signed for a sum's subtracted terms, converted
+for a reporting currency, 1 for the row that counts a distinct buyer), from the same inner relations,
+filters and policies the aggregate reads, so an explanation and its figure cannot drift apart.
+`CompiledQuery.inline()` writes the parameters into the SQL, for people to read and run.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shoplens.errors import MetricError
-from shoplens.metrics.catalogue import DIMENSIONS, JOINS, TIME_DIMENSIONS, Catalogue, Metric, Policies, Source
+from shoplens.metrics.catalogue import (DIMENSIONS, EXCLUDED_BECAUSE, JOINS, TIME_DIMENSIONS, Catalogue, Metric,
+                                        Policies, Source)
 from shoplens.warehouse.schema import MONEY
 from shoplens.suggest import unknown
 
@@ -55,6 +62,28 @@ class CompiledQuery:
     params: dict
     columns: tuple[str, ...]
     comparison_period: tuple[date, date] | None = None
+
+    def inline(self) -> str:
+        """The SQL with its parameters written in as literals: what to paste into `duckdb` on the warehouse."""
+        names = sorted(self.params, key=len, reverse=True)  # $start_prev before $start
+        return re.sub(r"\$(" + "|".join(map(re.escape, names)) + r")\b", lambda m: _literal(self.params[m[1]]),
+                      self.sql) if names else self.sql
+
+
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return f"TIMESTAMPTZ '{value.isoformat()}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return f"CAST([{', '.join(_literal(v) for v in value)}] AS VARCHAR[])"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def comparison_period(period: tuple[date, date], compare: str) -> tuple[date, date]:
@@ -127,6 +156,118 @@ def compile_query(spec: QuerySpec, catalogue: Catalogue) -> CompiledQuery:
         columns += extra
     used = {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
     return CompiledQuery(sql=sql, params=used, columns=tuple(columns), comparison_period=compared)
+
+
+#: the columns of a record listing, in order; trace fields of the sources follow
+RECORD_COLUMNS = ("part", "term", "record", "shop", "day", "currency", "amount", "value", "counted", "reason",
+                  "archive_file", "archive_line", "sync_run")
+
+
+def terms_of(catalogue: Catalogue, m: Metric, policies: Policies, sign: int = 1,
+             part: str = "") -> list[tuple[str, int, Metric]]:
+    """(part, sign, measure) for each measure a metric adds up under these policies: a ratio's parts are
+    "numerator" and "denominator", a sum's subtracted terms carry sign -1."""
+    if m.kind == "measure":
+        return [(part, sign, m)]
+    if m.kind == "ratio":
+        return [*terms_of(catalogue, catalogue.get(m.numerator), policies, 1, "numerator"),
+                *terms_of(catalogue, catalogue.get(m.denominator), policies, 1, "denominator")]
+    return [t for s, p, cond in m.terms if _term_on(cond, policies)
+            for t in terms_of(catalogue, catalogue.get(p), policies, sign * s, part)]
+
+
+def compile_records(spec: QuerySpec, catalogue: Catalogue, *, excluded: bool = False) -> CompiledQuery:
+    """The rows behind one metric's figure: one per source record, `value` its contribution, so that
+    (per group of `spec.by`, and per part for a ratio) the values add up to what `compile_query` gives.
+    With `excluded`, rows the period and filters reach that do not count come too, with the reason."""
+    if len(spec.metrics) != 1:
+        raise MetricError(f"explain one metric at a time, not {', '.join(spec.metrics) or 'none'}")
+    if spec.compare is not None:
+        raise MetricError("explain a period, not a comparison: drop compare=")
+    compile_query(spec, catalogue)  # the same checks, and the same errors, as the figure
+    m = catalogue.get(spec.metrics[0])
+    terms = terms_of(catalogue, m, spec.policies)
+    money = any(b.unit == "money" for _, _, b in terms)
+    keys = list(spec.by) + (["currency"] if money else [])
+    params: dict = {"tz": spec.policies.timezone, "shops": list(spec.shops)}
+    params |= {f"w_{dim}": [str(v) for v in values] for dim, values in spec.where}
+    if spec.policies.currency:
+        params["currency"] = spec.policies.currency
+    if spec.period is not None:
+        params["start"], params["end"] = spec.period
+    selects, fields = [], {}
+    for n, (part, sign, base) in enumerate(terms):
+        source = catalogue.sources[base.source]
+        trace = source.trace
+        extra = {"_key": f"CAST({trace.record} AS VARCHAR)" if trace else "CAST(NULL AS VARCHAR)",
+                 "_time": source.time, "_page_run": f"{trace.page}.page_run" if trace else "CAST(NULL AS VARCHAR)",
+                 "_page_seq": f"{trace.page}.page_seq" if trace else "CAST(NULL AS INTEGER)"}
+        for name, sql in (trace.fields.items() if trace else ()):
+            extra[f"_t_{name}"] = sql
+            fields[name] = None
+        rows = _source_rows(source, [base], keys, spec, "", spec.period, extra,
+                            (trace.join,) if trace and trace.join else ())
+        selects.append(_record_select(n, part, sign, base, rows, keys, [c for c in extra if c.startswith("_t_")]))
+    body = "\nUNION ALL BY NAME\n".join(selects)
+    value = "x._value"
+    if spec.policies.currency:  # money converted at its record's day and currency, counts as they are
+        value = f"CASE WHEN x._money THEN CAST(x._value * {_FX_FACTOR} AS DOUBLE) ELSE x._value END"
+    dims = [d for d in spec.by if d not in ("shop", "day")]
+    fields = {f: None for f in fields if f not in dims}  # a dimension shown already says it
+    currency = "$currency" if spec.policies.currency else "x._cur"
+    columns = ["x._part AS part", "x._term AS term", "x._key AS record", "x._shop AS shop", "x._day AS day",
+               *(f"x.{d} AS {d}" for d in dims), f"{currency} AS currency",
+               "x._amount AS amount", f"{value} AS value", "x._counted AS counted", "x._reason AS reason",
+               "'data/raw/' || p.file AS archive_file", "p.line AS archive_line", "p.run_id AS sync_run",
+               *(f"x._t_{f} AS {f}" for f in fields)]
+    joins = (_FX_JOINS if spec.policies.currency else "") + ("\n  LEFT JOIN raw_pages p ON p.run_id = x._page_run "
+                                                             "AND p.seq = x._page_seq")
+    sql = (f"SELECT {', '.join(columns)}\nFROM (\n{body}\n) x{joins}"
+           + ("" if excluded else "\nWHERE x._counted")
+           + "\nORDER BY x._n, x._day, x._shop, x._key")  # the terms in the definition's order
+    used = {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
+    names = ["part", "term", "record", "shop", "day", *dims, *RECORD_COLUMNS[5:], *fields]
+    return CompiledQuery(sql=sql, params=used, columns=tuple(names))
+
+
+def _record_select(n: int, part: str, sign: int, m: Metric, rows: _SourceRows, keys: list[str],
+                   traced: list[str]) -> str:
+    """One measure's rows: counted or not (and why), and what each contributes to its group's figure."""
+    filters = rows.filters[m.id]
+    counted = " AND ".join(f"coalesce(_f_{f}, false)" for f in filters) or "true"
+    why = ", ".join(f"CASE WHEN NOT coalesce(_f_{f}, false) THEN {_literal(EXCLUDED_BECAUSE.get(f, 'not ' + f))} END"
+                    for f in filters)
+    group = [_dim_sql(d) for d in rows.dims] + (["_cur"] if "currency" in keys else [])
+    column = f"_c_{m.expr}"
+    again = "'counted on an earlier record of its group'"
+    if m.agg in ("sum", "count"):
+        first, note = "true", "NULL"
+    elif m.id in rows.firsts:  # the compiler's own test of a buyer's first order in the group
+        first, note = " AND ".join(rows.firsts[m.id]), again
+    elif m.agg == "median":  # the middle record (or the two middle ones, half each) of the group's values
+        within = f"PARTITION BY ({counted}), {', '.join(group) or '1'}"
+        rank = f"row_number() OVER ({within} ORDER BY {column}, _key)"
+        size = f"count({column}) OVER ({within})"
+        first = f"{column} IS NOT NULL AND {rank} IN (({size} + 1) // 2, {size} // 2 + 1)"
+        note = "'not the median of its group'"
+        halves = f"CASE WHEN {size} % 2 = 0 THEN 2 ELSE 1 END"
+    else:  # count(DISTINCT), min, max: the first record of each value, or the record holding the extreme
+        order = {"count_distinct": "_time, _key", "min": f"{column}, _key", "max": f"{column} DESC, _key"}[m.agg]
+        within = [*group, column] if m.agg == "count_distinct" else group
+        first = (f"{column} IS NOT NULL AND row_number() OVER (PARTITION BY ({counted}), {', '.join(within) or '1'} "
+                 f"ORDER BY {order}) = 1")
+        note = again if m.agg == "count_distinct" else f"'not the {m.agg}imum of its group'"
+    amount = column if m.agg in ("sum", "min", "max", "median") else "NULL"
+    # a NULL adds nothing to a sum, as in the aggregate; a median's middle pair contributes half each
+    contributes = {"sum": f"coalesce({sign} * {column}, 0)", "count": str(sign), "count_distinct": str(sign),
+                   "median": f"{sign} * {column} / {halves}" if m.agg == "median" else ""}.get(m.agg, column)
+    dims = [f"{_dim_sql(d)} AS {d}" for d in rows.dims if d not in ("shop", "day")]
+    cols = ["_key", "_shop", "_day", "_cur", "_page_run", "_page_seq", *dims, *traced]
+    return (f"  SELECT {n} AS _n, '{part}' AS _part, '{m.id}' AS _term, {m.unit == 'money'} AS _money, {', '.join(cols)},\n"
+            f"    CAST({amount} AS DECIMAL(38, 4)) AS _amount, ({counted}) AS _counted,\n"
+            f"    CASE WHEN ({counted}) AND ({first}) THEN {contributes} ELSE 0 END AS _value,\n"
+            f"    CASE WHEN NOT ({counted}) THEN concat_ws(', ', {why or 'NULL'}) WHEN NOT ({first}) THEN {note} END "
+            f"AS _reason\n  FROM (\n{rows.relation}\n  ) x{rows.outer_where}")
 
 
 def _bases(catalogue: Catalogue, m: Metric, policies: Policies) -> list[Metric]:
@@ -242,9 +383,28 @@ def _keyset(ctes: list[tuple[str, str]], other: list[str], keysets: list[str], t
     return " CROSS JOIN ".join(parts)
 
 
-def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec, suffix: str,
-                 period: tuple[date, date] | None, name: str) -> list[tuple[str, str]]:
-    """One source's measures aggregated by `keys` (converted to the reporting currency when one is set)."""
+@dataclass
+class _SourceRows:
+    """One source's rows as the compiler reads them, for aggregates and for record listings alike."""
+
+    relation: str  # SELECT <inner columns> FROM <source and joins> WHERE <shops, filters, coarse window>
+    outer_where: str  # the period's local days, on the inner `_day`
+    dims: list[str]
+    dim_sql: list[str]
+    #: metric id -> (aggregate SQL over the inner columns, unit)
+    aggs: dict[str, tuple[str, str]]
+    #: metric id -> the filters a row must pass to count (named in the source)
+    filters: dict[str, tuple[str, ...]]
+    #: metric id -> conditions that make a counted row the one that counts a distinct value (a buyer's first
+    #: order in its group), when the compiler counts by sequence rather than with count(DISTINCT)
+    firsts: dict[str, list[str]]
+
+
+def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec, suffix: str,
+                 period: tuple[date, date] | None, extra: dict[str, str] | None = None,
+                 extra_joins: tuple[str, ...] = ()) -> _SourceRows:
+    """The inner relation of one source's measures; `extra` adds columns (and `extra_joins` the joins they
+    need) for record listings."""
     policies = spec.policies
     dims = [k for k in keys if k != "currency"]
     time = source.order_time if (source.order_time and policies.refunds_by == "order_date"
@@ -257,23 +417,27 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
     for dim in dims:
         if dim not in ("shop", "region", *TIME_DIMENSIONS):
             inner[f"_d_{dim}"] = source.dimensions[dim]
-    aggs: dict[str, tuple[str, str]] = {}  # metric id -> (aggregate SQL, unit)
+    aggs: dict[str, tuple[str, str]] = {}
+    filters: dict[str, tuple[str, ...]] = {}
+    firsts: dict[str, list[str]] = {}
     for m in measures:
-        inner[f"_c_{m.expr}"] = source.columns[m.expr]
-        conds = []
-        filter_names = (*m.filters, *_policy_filters(m, policies))
+        inner[f"_c_{m.expr}"] = source.column(m.expr, policies.gmv_price)
+        filter_names = (*m.filters, *policy_filters(m, policies))
         for filter_name in filter_names:
             inner[f"_f_{filter_name}"] = source.filters[filter_name]
-            conds.append(f"_f_{filter_name}")
+        conds = [f"_f_{filter_name}" for filter_name in filter_names]
+        filters[m.id] = filter_names
         agg = _AGG[m.agg].format(e=f"_c_{m.expr}")
         sequence = source.sequences.get(m.expr)
         if (m.agg == "count_distinct" and sequence and set(filter_names) == set(sequence[1])
                 and set(dims) <= {"shop", "region", *TIME_DIMENSIONS}):
             inner["_prev_day"] = _local_day(sequence[0], policies, period)
-            conds += [f"_c_{m.expr} IS NOT NULL", _first_in_group([d for d in dims if d in TIME_DIMENSIONS], suffix,
-                                                                   has_period)]
+            firsts[m.id] = [f"_c_{m.expr} IS NOT NULL", _first_in_group([d for d in dims if d in TIME_DIMENSIONS],
+                                                                         suffix, has_period)]
+            conds += firsts[m.id]
             agg = "count(*)"
         aggs[m.id] = (agg + (f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""), m.unit)
+    inner |= extra or {}
 
     where = ["(len($shops) = 0 OR list_contains($shops, t.shop_id))"]
     for dim, _ in spec.where:
@@ -289,7 +453,7 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
     if re.search(r"\bs\.", fragments):  # the shop's region, zone or currency
         joins.insert(0, "JOIN shops s ON s.shop_id = t.shop_id")
     select_inner = ", ".join(f"{sql} AS {alias}" for alias, sql in inner.items())
-    relation = (f"    SELECT {select_inner}\n    FROM {' '.join([source.relation, *joins])}"
+    relation = (f"    SELECT {select_inner}\n    FROM {' '.join([source.relation, *joins, *extra_joins])}"
                 f"\n    WHERE {' AND '.join(where)}")
     outer_where = f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if has_period else ""
     if source.time_kind == "snapshot":  # a state, not a flow: read on the last day of each time group
@@ -298,13 +462,20 @@ def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: 
         last = (_SNAPSHOT_DAY[time_dims[-1]].format(s=suffix) if time_dims and has_period else "_day" if time_dims
                 else f"$end{suffix}" if has_period else f"(SELECT max({time.replace('t.', '')}) FROM {table})")
         outer_where = (outer_where + " AND " if outer_where else "\n  WHERE ") + f"_day = {last}"
-    dim_sql = [f"{_dim_sql(d)} AS {d}" for d in dims]
+    return _SourceRows(relation, outer_where, dims, [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, filters, firsts)
+
+
+def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec, suffix: str,
+                 period: tuple[date, date] | None, name: str) -> list[tuple[str, str]]:
+    """One source's measures aggregated by `keys` (converted to the reporting currency when one is set)."""
+    rows = _source_rows(source, measures, keys, spec, suffix, period)
+    dims, dim_sql, aggs = rows.dims, rows.dim_sql, rows.aggs
 
     def aggregate(cols: list[str], group: list[str]) -> str:
         by = f"\n  GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}" if group else ""
-        return f"  SELECT {', '.join(group + cols)}\n  FROM (\n{relation}\n  ) x{outer_where}{by}"
+        return f"  SELECT {', '.join(group + cols)}\n  FROM (\n{rows.relation}\n  ) x{rows.outer_where}{by}"
 
-    if not policies.currency:
+    if not spec.policies.currency:
         group = dim_sql + (["_cur AS currency"] if "currency" in keys else [])
         return [(name, aggregate([f"{sql} AS {mid}" for mid, (sql, _) in aggs.items()], group))]
     # money: per local day and currency, then converted; everything else straight to the keys
@@ -376,7 +547,8 @@ def _dim_sql(dim: str) -> str:
     return {"shop": "_shop", "region": "_region"}.get(dim, f"_d_{dim}")
 
 
-def _policy_filters(m: Metric, policies: Policies) -> list[str]:
+def policy_filters(m: Metric, policies: Policies) -> list[str]:
+    """The source filters a measure's policies add (paid orders only, cancelled ones out)."""
     out = []
     if "gmv_basis" in m.policies and policies.gmv_basis == "paid":
         out.append("paid")

@@ -24,6 +24,9 @@ def catalogue_table() -> str:
                            for sign, part, cond in m.terms).removeprefix("+ ")
         else:
             what = f"`{m.source}` rows" if m.expr == "row" else f"`{m.source}.{m.expr}`"
+            column = catalogue.sources[m.source].columns.get(m.expr)
+            if isinstance(column, dict):  # priced: one SQL per GMV price
+                what += " (" + "; ".join(f"{price}: `{sql}`" for price, sql in column.items()) + ")"
             how = f"{m.agg} of {what}" + (f" where {', '.join(m.filters)}" if m.filters else "")
             if m.policies:
                 how += f"; follows {', '.join(m.policies)}"

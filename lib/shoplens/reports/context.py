@@ -17,8 +17,9 @@ import pandas as pd
 
 from shoplens import i18n
 from shoplens.errors import ReportError
-from shoplens.metrics import Policies, default_catalogue, glossary, parse_period
+from shoplens.metrics import Policies, QuerySpec, default_catalogue, glossary, parse_period
 from shoplens.regions import REGIONS
+from shoplens.reports.appendix import Figures, appendix_html
 from shoplens.warehouse import Warehouse, open_warehouse
 from shoplens.suggest import unknown
 
@@ -106,6 +107,8 @@ class ReportContext:
     warehouse: Warehouse
     shop: dict
     policies: Policies = field(default_factory=Policies)
+    #: every figure the report showed, for the appendix that says how each is computed
+    figures: Figures = field(default_factory=Figures)
 
     @classmethod
     def open(cls, report_id: str, *, shop_id: str | None, period: tuple[str, str], lang: str = "en",
@@ -252,7 +255,8 @@ class ReportContext:
 
     def kpi_table(self, frame: pd.DataFrame, metric_ids: list[str]) -> None:
         """One row per metric, with the previous period and the change when the frame was queried with
-        `compare=`; the exact value rides along in `data-value` for checks and exports."""
+        `compare=`; the exact value rides along in `data-value` for checks and exports, and each value
+        links to its entry in the appendix."""
         if len(frame) > 1:
             raise ReportError(f"kpi_table expects one row, got {len(frame)}", notebook=self.report_id)
         catalogue = default_catalogue()
@@ -266,7 +270,9 @@ class ReportContext:
         for metric_id in metric_ids:
             m = catalogue.get(metric_id)
             money = currency if m.unit == "money" else None
-            cells = [f"<td>{e(format_value(row[metric_id], m.format, money))}</td>"]
+            anchor = self.figures.register(metric_id, self._spec(frame, metric_id), row[metric_id], currency)
+            cells = [f'<td><a class="sl-def-link" href="#{anchor}">{e(format_value(row[metric_id], m.format, money))}'
+                     "</a></td>"]
             if compared:
                 change = row[f"{metric_id}_change"]
                 good = "" if change is None or change != change or change == 0 else (
@@ -296,7 +302,9 @@ class ReportContext:
         top = self.top(frame, key, metric_ids, limit=limit, by=by)
         names = self.names(key, list(top[key]))
         e = html.escape
-        head = [self.t(key)] + [self.t(x) for x in extra] + [catalogue.get(m).label[self.lang] for m in metric_ids]
+        head = [e(self.t(key))] + [e(self.t(x)) for x in extra] + [
+            f'<a class="sl-def-link" href="#{self.figures.register(m, self._spec(frame, m))}">'
+            f'{e(catalogue.get(m).label[self.lang])}</a>' for m in metric_ids]
         body = []
         for _, r in top.iterrows():
             currency = r.get("currency") or self.shop["currency"]
@@ -309,7 +317,7 @@ class ReportContext:
         if not body:
             _display_html(f'<p class="sl-empty">{e(self.t("nothing_in_period"))}</p>')
             return
-        _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>'
+        _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
                       f'<tbody>{"".join(body)}</tbody></table>')
 
     def scorecard_table(self, frame: pd.DataFrame) -> None:
@@ -326,11 +334,13 @@ class ReportContext:
             money = currency if m.unit == "money" else None
             done = r.attainment is not None and r.attainment == r.attainment
             css = "" if not done else ("sl-good" if r.attainment >= 1 else "sl-bad")
+            anchor = self.figures.register(r.metric, QuerySpec((r.metric,), by=("shop",), period=self.period,
+                                                               shops=(r.shop,)), r.actual, currency)
             body.append(
                 f'<tr data-metric="{e(r.metric)}" data-attainment="{e(str(r.attainment))}"><th>{e(r.owner)}</th>'
                 f'<td>{e(self.t(r.role))}</td><td>{e(name)}</td><td>{e(m.label[self.lang])}</td>'
                 f'<td>{e(format_value(r.target, m.format, money))}</td>'
-                f'<td>{e(format_value(r.actual, m.format, money))}</td>'
+                f'<td><a class="sl-def-link" href="#{anchor}">{e(format_value(r.actual, m.format, money))}</a></td>'
                 f'<td class="{css}">{e(format_value(r.attainment if done else None, "percent"))}</td></tr>')
         _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr>'
                       f'</thead><tbody>{"".join(body)}</tbody></table>')
@@ -342,11 +352,37 @@ class ReportContext:
         _display_html(f'<dl class="sl-definitions">{items}</dl>')
 
     def glossary(self, metric_ids: list[str]) -> None:
+        """The glossary of `metric_ids`, then the appendix: how each figure the report showed is computed."""
         e = html.escape
         items = "".join(f"<div><dt>{e(label)}</dt><dd>{e(text)}</dd></div>"
                         for label, text in glossary(list(dict.fromkeys(metric_ids)), self.lang))
         self.heading("glossary")
         _display_html(f'<dl class="sl-glossary">{items}</dl>')
+        shown = {f.metric for f in self.figures.items}
+        for metric_id in dict.fromkeys(metric_ids):  # a metric shown only in a chart: over the report's scope
+            if metric_id not in shown:
+                self.figures.register(metric_id, self._spec(pd.DataFrame(), metric_id))
+        self.appendix()
+
+    def appendix(self) -> None:
+        """Each figure the report showed (kpi, ranked and scorecard tables link here): its definition,
+        scope and SQL, and the records it adds up, collapsed (docs/reports.md). Shown once, at the end."""
+        if not self.figures.items:
+            return
+        self.heading("appendix")
+        items = "".join(f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>"
+                        for k, v in self.policies.describe(self.lang).items())
+        _display_html(f'<section class="sl-appendix"><dl class="sl-facts">{items}</dl>'
+                      f'{appendix_html(self.figures, self.warehouse, self.lang, format_value)}</section>')
+        self.figures = Figures()
+
+    def _spec(self, frame: pd.DataFrame, metric_id: str) -> QuerySpec:
+        """The query behind a frame's figure (the report's scope for a frame made by hand)."""
+        spec = frame.attrs.get("spec")
+        if spec is not None:
+            return spec
+        return QuerySpec((metric_id,), by=("shop",) if self.shop_id else (), period=self.period,
+                         shops=(self.shop_id,) if self.shop_id else (), policies=self.policies)
 
     # --- reconciliation with Seller Center exports (docs/imports.md) ----------------------------------
     def reconciliation(self, *, limit: int = 20) -> None:

@@ -60,7 +60,7 @@ class Totals:
     products: set = field(default_factory=set)
 
     def add(self, order: Order) -> None:
-        self.gmv += order.total_amount
+        self.gmv += order.gross_total
         self.orders += 1
         self.items += len(order.line_items)
         self.sku_orders += len({li.sku.id for li in order.line_items})
@@ -89,9 +89,9 @@ def shop_interval(business, shop, start: date, end: date, now: int) -> dict:
     paid_gmv = Decimal(0)
     for o in orders:
         totals.add(o)
-        by_type[o.attribution.content_type] += o.total_amount
+        by_type[o.attribution.content_type] += o.gross_total
         if o.attribution.campaign is not None:
-            paid_gmv += o.total_amount
+            paid_gmv += o.gross_total
     refunds = sum((r.refund_total for r in business.returns[shop.id]
                    if lo <= r.create_time < hi and r.state_at(now)[0] == "RETURN_OR_REFUND_REQUEST_COMPLETE"
                    and r.state_at(now)[1] <= now), Decimal(0))

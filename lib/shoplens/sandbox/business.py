@@ -2,7 +2,10 @@
 
 Same seed and settings, same business: every id, price, order and refund follows from `random.Random(seed)`.
 The business covers a fixed window of days (by default the 91 days ending 2026-11-15, with the 10.10
-and 11.11 sales peaks in it), so notebook defaults and tests can name real dates. Each order carries
+and 11.11 sales peaks in it), so notebook defaults and tests can name real dates. Platform-funded
+discounts (TikTok's vouchers, its campaign subsidies on sale days, free-shipping vouchers) come from a
+second generator seeded per shop, so adding them left every order, id and buyer as before; the amounts
+follow the OAS formulas (docs/metrics.md). Each order carries
 its whole life as timed events (created, paid, shipped, delivered, completed or cancelled); what the
 API shows depends on the sandbox clock, so late data and status changes come for free.
 
@@ -13,9 +16,9 @@ from __future__ import annotations
 
 import bisect
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 from shoplens.regions import REGIONS, Region
@@ -91,9 +94,17 @@ class LineItem:
     original_price: Decimal
     seller_discount: Decimal
     promotion_id: str | None = None
+    #: funded by TikTok (a platform voucher or a campaign subsidy); the seller is paid it back
+    platform_discount: Decimal = Decimal(0)
 
     @property
     def sale_price(self) -> Decimal:
+        """What the buyer paid for the unit: original price less seller and platform discounts."""
+        return self.original_price - self.seller_discount - self.platform_discount
+
+    @property
+    def seller_price(self) -> Decimal:
+        """The unit's price after seller discounts: what the seller is paid, platform discounts included."""
         return self.original_price - self.seller_discount
 
 
@@ -104,6 +115,7 @@ class Order:
     buyer_id: str
     create_time: int
     line_items: list[LineItem]
+    #: what the buyer paid for shipping
     shipping_fee: Decimal
     #: (unix time, status) in time order; the first is always UNPAID at create_time
     events: list[tuple[int, str]] = field(default_factory=list)
@@ -115,21 +127,48 @@ class Order:
     #: SLA deadlines, fulfilment times and cancellation reason as the API names them (sandbox.operations)
     fulfilment: dict | None = None
 
+    #: a platform free-shipping voucher: original shipping fee = shipping_fee + this
+    shipping_fee_platform_discount: Decimal = Decimal(0)
+
+    def _total(self, price: str) -> Decimal:
+        """A line-item amount added up over the order's units."""
+        return sum((getattr(li, price) for li in self.line_items), Decimal(0))
+
     @property
     def sub_total(self) -> Decimal:
-        return sum((li.sale_price for li in self.line_items), Decimal(0))
+        """Buyer-paid subtotal: original_total_product_price - seller_discount - platform_discount."""
+        return self._total("sale_price")
 
     @property
     def seller_discount(self) -> Decimal:
-        return sum((li.seller_discount for li in self.line_items), Decimal(0))
+        return self._total("seller_discount")
+
+    @property
+    def platform_discount(self) -> Decimal:
+        return self._total("platform_discount")
+
+    @property
+    def seller_subtotal(self) -> Decimal:
+        """The products after seller discounts only: sub_total + platform_discount."""
+        return self._total("seller_price")
 
     @property
     def original_total(self) -> Decimal:
-        return sum((li.original_price for li in self.line_items), Decimal(0))
+        return self._total("original_price")
+
+    @property
+    def original_shipping_fee(self) -> Decimal:
+        return self.shipping_fee + self.shipping_fee_platform_discount
 
     @property
     def total_amount(self) -> Decimal:
+        """Buyer-paid total: sub_total + shipping_fee (+ taxes, none here)."""
         return self.sub_total + self.shipping_fee
+
+    @property
+    def gross_total(self) -> Decimal:
+        """The total before platform discounts (products and shipping): TikTok's analytics count this."""
+        return self.total_amount + self.platform_discount + self.shipping_fee_platform_discount
 
     def visible_at(self, now: int) -> bool:
         return self.create_time + self.visible_after <= now
@@ -233,6 +272,7 @@ def generate_business(seed: int = 42, shops: int = 3, *, orders_per_day: int = 4
         content = make_content(rng, s, products, first_day, days, hostile=hostile)
         scale = rng.uniform(0.6, 1.4)
         orders = _make_orders(rng, s, products, content, first_day, days, orders_per_day * scale)
+        _add_platform_discounts(random.Random(f"{seed}:platform:{s.id}"), s, orders)
         business.products[s.id] = products
         business.content[s.id] = content
         business.orders[s.id] = orders
@@ -336,6 +376,51 @@ def _make_orders(rng: random.Random, shop: Shop, products: list[Product], conten
             orders.append(order)
     orders.sort(key=lambda o: (o.create_time, o.id))
     return orders
+
+
+#: share of orders with a platform product discount: campaign subsidies on sale days, vouchers otherwise
+PLATFORM_SHARE_SALE_DAY = 0.4
+PLATFORM_SHARE_OTHER_DAY = 0.1
+#: share of orders paying for shipping whose fee a platform free-shipping voucher covers
+FREE_SHIPPING_SHARE = 0.25
+
+
+def _add_platform_discounts(rng: random.Random, shop: Shop, orders: list[Order]) -> None:
+    """TikTok-funded discounts, as TikTok gives them: on sale days (10.10, 11.11 and the days beside them)
+    a campaign subsidy of 5-15 % on each unit of 40 % of orders; on other days a platform voucher (a
+    fixed amount, at most half the order) on 10 %; a free-shipping voucher on a quarter of the orders
+    that pay for shipping. Every amount is in the price's own step; no unit goes below zero."""
+    tz = shop.region.timezone
+    zero = Decimal(0)
+    for order in orders:
+        sale_day = _day_multiplier(local_day(order.create_time, tz)) >= 1.5
+        roll = rng.random()
+        if sale_day and roll < PLATFORM_SHARE_SALE_DAY:
+            pct = Decimal(rng.choice((5, 8, 10, 12, 15)))
+            cuts = [(li.seller_price * pct / 100).quantize(li.original_price) for li in order.line_items]
+        elif not sale_day and roll < PLATFORM_SHARE_OTHER_DAY:
+            total = order.seller_subtotal
+            voucher = min(_price(rng, shop.region.currency, rng.choice((1.0, 2.0, 3.0))), total / 2)
+            cuts = _allocate(voucher, order.line_items)
+        else:
+            cuts = [zero] * len(order.line_items)
+        order.line_items = [replace(li, platform_discount=cut) for li, cut in zip(order.line_items, cuts)]
+        if order.shipping_fee > 0 and rng.random() < FREE_SHIPPING_SHARE:
+            order.shipping_fee_platform_discount, order.shipping_fee = order.shipping_fee, zero
+
+
+def _allocate(amount: Decimal, items: list[LineItem]) -> list[Decimal]:
+    """`amount` over the units in proportion to their seller price, each in its price's step; the
+    rounding remainder goes to the dearest unit, so the parts add up to the rounded amount exactly."""
+    total = sum((li.seller_price for li in items), Decimal(0))
+    if total <= 0:
+        return [Decimal(0)] * len(items)
+    parts = [(amount * li.seller_price / total).quantize(li.original_price, rounding=ROUND_DOWN) for li in items]
+    dearest = max(range(len(items)), key=lambda i: items[i].seller_price)
+    step = items[dearest].original_price
+    rest = (amount - sum(parts, Decimal(0))).quantize(step, rounding=ROUND_DOWN)
+    parts[dearest] = min(parts[dearest] + max(rest, Decimal(0)), items[dearest].seller_price)
+    return parts
 
 
 def _featured(content: ShopContent, source: Attribution) -> tuple[str, ...]:

@@ -32,17 +32,20 @@ def order_json(order: Order, now: int) -> dict:
         "shipping_type": "TIKTOK",
         "is_cod": False,
         "is_sample_order": False,
+        # the OAS formulas: sub_total = original_total_product_price - seller_discount - platform_discount;
+        # shipping_fee = original_shipping_fee - shipping_fee_seller_discount - shipping_fee_platform_discount;
+        # total_amount = sub_total + shipping_fee + taxes (+ retail_delivery_fee)
         "payment": {
             "currency": currency,
             "sub_total": money(order.sub_total),
             "shipping_fee": money(order.shipping_fee),
             "seller_discount": money(order.seller_discount),
-            "platform_discount": "0",
+            "platform_discount": money(order.platform_discount),
             "total_amount": money(order.total_amount),
             "original_total_product_price": money(order.original_total),
-            "original_shipping_fee": money(order.shipping_fee),
+            "original_shipping_fee": money(order.original_shipping_fee),
             "shipping_fee_seller_discount": "0",
-            "shipping_fee_platform_discount": "0",
+            "shipping_fee_platform_discount": money(order.shipping_fee_platform_discount),
             "tax": "0",
         },
         "line_items": [
@@ -55,7 +58,7 @@ def order_json(order: Order, now: int) -> dict:
                 "seller_sku": li.sku.seller_sku,
                 "original_price": money(li.original_price),
                 "sale_price": money(li.sale_price),
-                "platform_discount": "0",
+                "platform_discount": money(li.platform_discount),
                 "seller_discount": money(li.seller_discount),
                 "currency": currency,
                 "display_status": item_status,
@@ -80,6 +83,12 @@ def return_json(ret: Return, now: int) -> dict:
         return {"currency": currency, "refund_total": money(value), "refund_subtotal": money(value),
                 "refund_shipping_fee": "0", "refund_tax": "0"}
 
+    def discounts(items) -> list[dict]:
+        return [{"currency": currency,
+                 "product_platform_discount": money(sum((li.platform_discount for li in items), Decimal(0))),
+                 "product_seller_discount": money(sum((li.seller_discount for li in items), Decimal(0))),
+                 "shipping_fee_platform_discount": "0", "shipping_fee_seller_discount": "0"}]
+
     return {
         "return_id": ret.id,
         "order_id": ret.order.id,
@@ -89,6 +98,7 @@ def return_json(ret: Return, now: int) -> dict:
         "create_time": ret.create_time,
         "update_time": updated,
         "refund_amount": amount(ret.refund_total),
+        "discount_amount": discounts(ret.line_items),
         "return_line_items": [
             {"return_line_item_id": f"{ret.id}{i:02d}", "order_line_item_id": li.id, "sku_id": li.sku.id,
              "sku_name": li.sku.name, "product_name": li.product.title, "seller_sku": li.sku.seller_sku,
@@ -382,7 +392,7 @@ def product_performance(sandbox, query: dict, body: dict, shop) -> dict:
     for o in paid_orders_between(sandbox.business.orders[shop.id], lo, hi, now):
         for li in o.line_items:
             t = per_product.setdefault(li.product.id, Totals())
-            t.gmv += li.sale_price
+            t.gmv += li.seller_price  # TikTok's analytics count the platform's discounts in GMV
             t.items += 1
         for pid in {li.product.id for li in o.line_items}:
             per_product[pid].orders += 1
@@ -513,7 +523,7 @@ def statements(sandbox, query: dict, body: dict, shop) -> dict:
         statement_time = int(datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo("UTC")).timestamp())
         if statement_time > now:
             continue
-        revenue = sum((o.total_amount for o in orders), Decimal(0))
+        revenue = sum((o.gross_total for o in orders), Decimal(0))  # the platform pays its discounts back
         commission = sum((sum((li.sale_price for li in o.line_items), Decimal(0))
                           * Decimal(o.attribution.creator.commission_rate) / 10_000
                           for o in orders if o.attribution.affiliate), Decimal(0))

@@ -2,8 +2,14 @@
 `data/raw/<shop_id>/<resource>/<YYYY-MM-DD>.jsonl.gz` (the UTC day it was fetched).
 
 Appends are separate gzip members, flushed and fsynced before the page is loaded, so the archive
-is never behind the warehouse. A process killed mid-append leaves a torn member; reading skips it. Records hold the request's own parameters and the response `data`, never credentials (the
+is never behind the warehouse. A process killed mid-append leaves a torn member; reading skips it.
+Records hold the request's own parameters and the response `data`, never credentials (the
 signing parameters and tokens are not part of either).
+
+Each page has one line; its place is (file relative to the archive folder, line from 1 among the
+file's complete records). `zcat FILE | sed -n LINEp` shows the same line unless a write was torn.
+The warehouse keeps that place for every page it loaded (`raw_pages`), so a figure can be traced
+back to the page each of its records came from.
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+
+from shoplens.warehouse import RawPage
+
+#: where the archive lives in a workspace
+ARCHIVE_DIR = Path("data") / "raw"
 
 #: request parameters that never reach the archive
 _PRIVATE = {"app_key", "app_secret", "sign", "timestamp", "access_token", "shop_cipher", "auth_code",
@@ -35,12 +46,17 @@ def _json_default(value):
 class RawArchive:
     root: Path
 
+    def __post_init__(self) -> None:
+        self._lines: dict[Path, int] = {}  # lines already in each file this archive appended to
+
     def append(self, *, shop_id: str, resource: str, run_id: str, seq: int, params: dict | None, body: dict | None,
-               tag: str | None, data: dict, window_end: str | None, final: bool) -> Path:
-        """Write one page durably; returns the file it went to."""
+               tag: str | None, data: dict, window_end: str | None, final: bool) -> RawPage:
+        """Write one page durably; returns where it went (file and line)."""
         fetched = datetime.now(UTC)
         path = self.root / shop_id / resource / f"{fetched.date().isoformat()}.jsonl.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path not in self._lines:
+            self._lines[path] = len(_read_members(path)) if path.exists() else 0
         record = {"fetched_at": fetched.isoformat(), "run_id": run_id, "seq": seq, "shop_id": shop_id,
                   "resource": resource, "tag": tag, "window_end": window_end, "final": final,
                   "request": {"params": {k: v for k, v in (params or {}).items() if k not in _PRIVATE},
@@ -51,15 +67,34 @@ class RawArchive:
             handle.write(gzip.compress(line.encode("utf-8")))
             handle.flush()
             os.fsync(handle.fileno())
-        return path
+        self._lines[path] += 1
+        return RawPage(run_id, seq, shop_id, resource, path.relative_to(self.root).as_posix(), self._lines[path],
+                       fetched)
 
-    def records(self) -> Iterator[dict]:
-        """Every archived page in fetch order (run, then sequence within the run)."""
+    def pages(self) -> list[tuple[RawPage, dict]]:
+        """Every archived page with its place, in fetch order (run, then sequence within the run)."""
         found = []
         for path in sorted(self.root.glob("*/*/*.jsonl.gz")):
-            found.extend(_read_members(path))
-        found.sort(key=lambda r: (r["run_id"], r["seq"]))  # run ids sort chronologically
-        return iter(found)
+            file = path.relative_to(self.root).as_posix()
+            found += [(RawPage(r["run_id"], r["seq"], r["shop_id"], r["resource"], file, line,
+                               datetime.fromisoformat(r["fetched_at"])), r)
+                      for line, r in enumerate(_read_members(path), start=1)]
+        found.sort(key=lambda pair: (pair[0].run_id, pair[0].seq))  # run ids sort chronologically
+        return found
+
+    def records(self) -> Iterator[dict]:
+        """Every archived page's record in fetch order."""
+        return iter([record for _, record in self.pages()])
+
+    def read_line(self, file: str, line: int) -> dict:
+        """The record at `line` (from 1) of `file` (relative to the archive folder)."""
+        path = self.root / file
+        if not path.is_file() or path.resolve().parent.parent.parent != self.root.resolve():
+            raise FileNotFoundError(f"no archive file {file} under {self.root}")
+        records = _read_members(path)
+        if not 1 <= line <= len(records):
+            raise IndexError(f"{file} has {len(records)} lines, not {line}")
+        return records[line - 1]
 
 
 _MAGIC = b"\x1f\x8b\x08"

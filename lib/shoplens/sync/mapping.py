@@ -22,7 +22,8 @@ LINE_ITEM_COLUMNS = {"line_item_id": "str", "order_id": "str", "shop_id": "str",
                      "platform_discount": "money", "currency": "str", "display_status": "str"}
 REFUND_COLUMNS = {"return_id": "str", "shop_id": "str", "order_id": "str", "return_type": "str",
                   "return_status": "str", "create_time": "time", "update_time": "time", "currency": "str",
-                  "refund_total": "money", "source": "str", "synced_at": "now"}
+                  "refund_total": "money", "refund_subtotal": "money", "platform_discount": "money",
+                  "source": "str", "synced_at": "now"}
 
 
 def _require(record: dict, path: str, resource: str):
@@ -72,14 +73,26 @@ def order_rows(shop_id: str, orders: list[dict]) -> tuple[list[dict], list[dict]
 
 
 def refund_rows(shop_id: str, returns: list[dict]) -> list[dict]:
+    """Returns; `platform_discount` is the TikTok-funded discount on the returned products, summed over
+    the return's `discount_amount` entries (None when the API sent none)."""
     return [{
         "return_id": str(_require(r, "return_id", "return")), "shop_id": shop_id,
         "order_id": str(_require(r, "order_id", "return")), "return_type": r.get("return_type"),
         "return_status": _require(r, "return_status", "return"), "create_time": _require(r, "create_time", "return"),
         "update_time": _require(r, "update_time", "return"),
         "currency": _require(r, "refund_amount.currency", "return"),
-        "refund_total": _require(r, "refund_amount.refund_total", "return"), "source": "api",
+        "refund_total": _require(r, "refund_amount.refund_total", "return"),
+        "refund_subtotal": r["refund_amount"].get("refund_subtotal") or None,
+        "platform_discount": _sum_of(r.get("discount_amount"), "product_platform_discount"), "source": "api",
     } for r in returns]
+
+
+def _sum_of(entries: list[dict] | None, key: str) -> str | None:
+    """The decimal sum of `key` over a list of amount objects, or None when no entry has it."""
+    from decimal import Decimal
+
+    found = [Decimal(e[key]) for e in entries or [] if isinstance(e, dict) and e.get(key) not in (None, "")]
+    return format(sum(found, Decimal(0)), "f") if found else None
 
 
 CANCELLATION_COLUMNS = {"cancel_id": "str", "shop_id": "str", "order_id": "str", "cancel_type": "str",

@@ -22,7 +22,7 @@ from shoplens.aio import run_coroutine
 from shoplens.config import Settings, warehouse_path
 from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.authorizations import record_authorization
-from shoplens.sync.archive import RawArchive
+from shoplens.sync.archive import ARCHIVE_DIR, RawArchive
 from shoplens.locks import sync_lock
 from shoplens.sync.mapping import SHOP_COLUMNS, shop_row
 from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads
@@ -30,7 +30,7 @@ from shoplens.sync.state import Cursor, read_cursor, write_cursor
 from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSet, TokenSource, TokenStore, time_window
 from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
-from shoplens.warehouse import Warehouse
+from shoplens.warehouse import RawPage, Warehouse
 from shoplens.warehouse.publish import carry_over, publish, working_path
 from shoplens.suggest import unknown
 
@@ -274,10 +274,10 @@ async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, re
 
         def store(page=page, items=items, completes=completes, final=final, latest=latest,
                   seq=next(run.seq)) -> tuple[int, int]:
-            run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id, seq=seq,
-                               params=request.params, body=request.body, tag=request.tag, data=page.data,
-                               window_end=completes, final=final)
-            with run.warehouse.transaction():
+            archived = run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id,
+                                          seq=seq, params=request.params, body=request.body, tag=request.tag,
+                                          data=page.data, window_end=completes, final=final)
+            with run.warehouse.transaction(), run.warehouse.loading_page(archived):
                 counts = spec.load(run.warehouse, shop, items, request.tag)
                 if final and completes is not None:
                     write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
@@ -321,10 +321,11 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
                 completes = None if run.options.backfill or last + timedelta(days=1) < end else end.isoformat()
 
                 def store(data=data, chunk=chunk, last=last, completes=completes, seq=next(run.seq)):
-                    run.archive.append(shop_id=shop.shop_id, resource=AD_RESOURCE, run_id=run.summary.run_id,
-                                       seq=seq, params={"start_date": chunk.isoformat(), "end_date": last.isoformat()},
-                                       body=None, tag=None, data=data, window_end=completes, final=True)
-                    with run.warehouse.transaction():
+                    archived = run.archive.append(
+                        shop_id=shop.shop_id, resource=AD_RESOURCE, run_id=run.summary.run_id, seq=seq,
+                        params={"start_date": chunk.isoformat(), "end_date": last.isoformat()}, body=None, tag=None,
+                        data=data, window_end=completes, final=True)
+                    with run.warehouse.transaction(), run.warehouse.loading_page(archived):
                         counts = load_ads(run.warehouse, shop, data)
                         if completes:
                             write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes),
@@ -370,12 +371,12 @@ async def _sync_authorization(run: _Run, tokens: TokenSource, limiter: RateLimit
     if client.server_time is not None and not run.clock_from_server:
         run.now = int(client.server_time.timestamp())  # windows end at the server's clock
         run.clock_from_server = True
-    run.archive.append(shop_id="_shops", resource="shops", run_id=run.summary.run_id, seq=next(run.seq), params=None,
-                       body=None, tag=None, data=page.data, window_end=None, final=True)
+    archived = run.archive.append(shop_id="_shops", resource="shops", run_id=run.summary.run_id, seq=next(run.seq),
+                                  params=None, body=None, tag=None, data=page.data, window_end=None, final=True)
     held = getattr(tokens, "tokens", None)  # stored tokens know their expiries; a static token does not
 
     def store_shops() -> None:
-        with run.warehouse.transaction():
+        with run.warehouse.transaction(), run.warehouse.loading_page(archived):
             run.warehouse.upsert("shops", [shop_row(s) for s in page.items], SHOP_COLUMNS)
             if isinstance(held, TokenSet):  # expiries only, for the reports' data-quality section
                 record_authorization(run.warehouse, [shop_row(s)["shop_id"] for s in page.items],
@@ -419,7 +420,7 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
         summary = SyncSummary()
         warehouse = Warehouse(working_path(home))
         try:
-            run = _Run(settings, warehouse, RawArchive(home / "data" / "raw"), summary, options,
+            run = _Run(settings, warehouse, RawArchive(home / ARCHIVE_DIR), summary, options,
                        observer or Observer(), int(time.time()), client_options=client_options or {})
             limiter = RateLimiter(qps=settings.api_qps)
 
@@ -446,8 +447,8 @@ def replay(settings: Settings) -> int:
         pages = 0
         runs: dict[tuple[str, str, str], list] = {}
         with Warehouse(path) as warehouse:
-            for record in RawArchive(home / "data" / "raw").records():
-                _replay_record(warehouse, record)
+            for archived, record in RawArchive(home / ARCHIVE_DIR).pages():
+                _replay_record(warehouse, record, archived)
                 pages += 1
                 if record["resource"] != "shops":
                     key = (record["run_id"], record["shop_id"], record["resource"])
@@ -467,9 +468,9 @@ def replay(settings: Settings) -> int:
     return pages
 
 
-def _replay_record(warehouse: Warehouse, record: dict) -> None:
+def _replay_record(warehouse: Warehouse, record: dict, archived: RawPage) -> None:
     resource, data = record["resource"], record["data"]
-    with warehouse.transaction():
+    with warehouse.transaction(), warehouse.loading_page(archived):
         if resource == "shops":
             warehouse.upsert("shops", [shop_row(s) for s in data.get("shops") or []], SHOP_COLUMNS)
             return

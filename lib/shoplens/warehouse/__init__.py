@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shoplens.config import warehouse_path, workspace_home
-from shoplens.warehouse.db import Warehouse
+from shoplens.warehouse.db import RawPage, Warehouse
 
 
 def open_warehouse(read_only: bool = True) -> Warehouse:
@@ -14,4 +14,4 @@ def open_warehouse(read_only: bool = True) -> Warehouse:
     return Warehouse(warehouse_path(workspace_home()), read_only=read_only)
 
 
-__all__ = ["Warehouse", "open_warehouse"]
+__all__ = ["RawPage", "Warehouse", "open_warehouse"]

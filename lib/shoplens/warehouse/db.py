@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from shoplens.errors import WarehouseError
-from shoplens.warehouse.schema import FACTS_REFRESH, MIGRATIONS, MONEY, OPS_FACTS_REFRESH, TABLE_KEYS
+from shoplens.warehouse.schema import FACTS_REFRESH, MIGRATIONS, MONEY, OPS_FACTS_REFRESH, TABLE_KEYS, TRACED_TABLES
 
 
 _CAST = {
@@ -27,6 +29,21 @@ _CAST = {
     "decimal": "CAST({c} AS DECIMAL(18, 6))",
     "now": "now()",
 }
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One archived API page: which run fetched it, and where it lies in the raw archive."""
+
+    run_id: str
+    seq: int
+    shop_id: str
+    resource: str
+    #: the archive file, relative to the archive folder (data/raw)
+    file: str
+    #: its line in that file, from 1
+    line: int
+    fetched_at: datetime
 
 
 class Warehouse:
@@ -50,6 +67,7 @@ class Warehouse:
             except duckdb.IOException as exc:
                 raise WarehouseError(f"cannot open the warehouse {target}: {exc}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        self._page: RawPage | None = None
         if not read_only:
             self.migrate()
         elif missing := self.pending_migrations():
@@ -124,6 +142,18 @@ class Warehouse:
             raise
         self.con.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def loading_page(self, page: RawPage) -> Iterator[None]:
+        """Record `page` in raw_pages and stamp it on every traced row upserted meanwhile; call inside
+        `transaction()`, so the page and its rows land together."""
+        self.con.execute("INSERT OR REPLACE INTO raw_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [page.run_id, page.seq, page.shop_id, page.resource, page.file, page.line, page.fetched_at])
+        self._page = page
+        try:
+            yield
+        finally:
+            self._page = None
+
     def upsert(self, table: str, records: list[dict], columns: dict[str, str]) -> tuple[int, int]:
         """Insert or replace `records` into `table`; call inside `transaction()`. Returns (inserted, updated).
 
@@ -131,6 +161,7 @@ class Warehouse:
         "date" (ISO date), "money" or "decimal" (decimal string -> DECIMAL, never through a float) or "now".
         The table's primary key decides what is replaced; records repeating a key keep the last one.
         "Updated" counts only rows whose content changed: a record re-read unchanged counts in neither.
+        Inside `loading_page()`, rows of a traced table also get that page (not part of their content).
         """
         if not records:
             return 0, 0
@@ -146,12 +177,18 @@ class Warehouse:
         join = " AND ".join(f"t.{k} = {_CAST[columns[k]].format(c='b.' + k)}" for k in key)
         content = [c for c, kind in columns.items() if kind != "now"]
         cast_content = ", ".join(_CAST[columns[c]].format(c=c) for c in content)
+        insert, params = list(columns), []
+        if self._page is not None and table in TRACED_TABLES:
+            insert += ["page_run", "page_seq"]
+            select += ", CAST(? AS VARCHAR), CAST(? AS INTEGER)"
+            params = [self._page.run_id, self._page.seq]
         self.con.register("batch", frame)
         try:
             existing = self.con.execute(f"SELECT count(*) FROM {table} t JOIN batch b ON {join}").fetchone()[0]
             same = self.con.execute(f"SELECT count(*) FROM (SELECT {cast_content} FROM batch INTERSECT "
                                     f"SELECT {', '.join(content)} FROM {table})").fetchone()[0]
-            self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) SELECT {select} FROM batch")
+            self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(insert)}) SELECT {select} FROM batch",
+                             params)
         finally:
             self.con.unregister("batch")
         return len(frame) - existing, existing - same

@@ -317,13 +317,14 @@ FACTS_REFRESH = f"""
                PARTITION BY o.shop_id, o.buyer_id, o.paid_time IS NOT NULL ORDER BY o.create_time, o.order_id) = 1,
            CASE WHEN o.paid_time IS NOT NULL AND o.status <> 'CANCELLED' THEN lag(o.create_time) OVER (
                PARTITION BY o.shop_id, o.buyer_id, o.paid_time IS NOT NULL AND o.status <> 'CANCELLED'
-               ORDER BY o.create_time, o.order_id) END
+               ORDER BY o.create_time, o.order_id) END,
+           o.platform_discount
     FROM orders o LEFT JOIN aff a ON a.order_id = o.order_id
     ORDER BY o.shop_id, o.create_time;
     DELETE FROM line_item_facts;
     INSERT INTO line_item_facts
     SELECT li.line_item_id, li.order_id, li.shop_id, o.create_time, o.paid, o.cancelled, li.product_id, li.sku_id,
-           li.sale_price, c.unit_cost, li.currency, o.affiliate, o.creator
+           li.sale_price, c.unit_cost, li.currency, o.affiliate, o.creator, li.platform_discount
     FROM order_line_items li JOIN order_facts o ON o.order_id = li.order_id
     LEFT JOIN product_costs c ON c.shop_id = li.shop_id AND c.sku_id = li.sku_id
     ORDER BY li.shop_id, o.create_time;
@@ -362,7 +363,7 @@ MIGRATIONS.append((4, "derived order and line-item facts for the metric compiler
         affiliate     BOOLEAN NOT NULL,
         creator       VARCHAR
     );
-""" + FACTS_REFRESH))
+"""))  # filled by migration 11's refresh, which knows every column the facts have since gained
 
 #: Seller Center order exports (`shoplens import`) and their reconciliation with the API
 #: (`shoplens reconcile`). `export_orders`/`export_line_items` keep every imported order as the export
@@ -532,6 +533,39 @@ MIGRATIONS.append((7, "non-secret authorization status per shop: token expiries,
     );
 """))
 
+#: Provenance: every page the sync archived, where it lies in the raw archive (`file` under data/raw,
+#: `line` from 1 among the file's complete records, as `RawArchive.read_line` reads it), and on each row of
+#: a traced table the page that last loaded it (`page_run`, `page_seq`). A row loaded otherwise (an import,
+#: a test) has none. `metrics explain` shows them; nothing reads them to compute a figure.
+MIGRATIONS.append((10, "provenance: the raw archive's pages and the page each synced row came from", """
+    CREATE TABLE raw_pages (
+        run_id      VARCHAR NOT NULL,
+        seq         INTEGER NOT NULL,
+        shop_id     VARCHAR NOT NULL,
+        resource    VARCHAR NOT NULL,
+        file        VARCHAR NOT NULL,
+        line        INTEGER NOT NULL,
+        fetched_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+""" + "".join(f"""
+    ALTER TABLE {table} ADD COLUMN page_run VARCHAR;
+    ALTER TABLE {table} ADD COLUMN page_seq INTEGER;""" for table in (
+    "orders", "order_line_items", "refunds", "cancellations", "products", "skus", "affiliate_order_items",
+    "shop_daily", "product_daily", "video_daily", "live_sessions", "statements", "promotions",
+    "ad_campaign_daily"))))
+
+#: TikTok-funded discounts next to what buyers paid, so money can be counted at the seller's price or at the
+#: buyer's (`Policies.gmv_price`): order and line-item facts carry `platform_discount`; refunds keep the
+#: refunded product value (`refund_amount.refund_subtotal`) and the platform discount on the returned
+#: products (`discount_amount[].product_platform_discount`), both NULL on rows synced before.
+MIGRATIONS.append((11, "platform discounts in the facts; refund subtotal and platform discount on refunds", f"""
+    ALTER TABLE order_facts ADD COLUMN platform_discount {MONEY};
+    ALTER TABLE line_item_facts ADD COLUMN platform_discount {MONEY};
+    ALTER TABLE refunds ADD COLUMN refund_subtotal {MONEY};
+    ALTER TABLE refunds ADD COLUMN platform_discount {MONEY};
+""" + FACTS_REFRESH))
+
 #: every table a sync fills, with its primary key columns
 SYNCED_TABLES = {
     "shops": ("shop_id",),
@@ -550,6 +584,8 @@ SYNCED_TABLES = {
     "promotions": ("promotion_id",),
     "ad_campaign_daily": ("campaign_id", "date"),
 }
+#: synced tables whose rows carry the raw page that loaded them (migration 10)
+TRACED_TABLES = tuple(t for t in SYNCED_TABLES if t != "shops")
 #: reference data loaded from files (`shoplens fx load`, `shoplens costs load`), not by a sync
 REFERENCE_TABLES = {
     "fx_rates": ("currency", "date"),
