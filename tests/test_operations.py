@@ -57,6 +57,34 @@ def test_the_sandbox_plants_its_operations_story_deterministically():
         assert late and len(peak) > len(late) / 3  # dispatch slows on the peak days
 
 
+def test_the_sandbox_reviews_follow_its_operations_story_deterministically():
+    """Reviews come after delivery (within TikTok's 60 days); a late dispatch brings more and worse ones;
+    some buyers raise a low rating later; and planning them again gives the same reviews."""
+    from shoplens.sandbox.reviews import REVIEW_WINDOW_S, plan_reviews
+
+    business = make_sandbox(11, 2, orders_per_day=30, days=28).business
+    late, on_time, edited = [0, 0, 0], [0, 0, 0], 0  # orders, reviews, negative reviews
+    for shop in business.shops:
+        assert plan_reviews(11, business, shop) == business.reviews[shop.id]
+        orders = {o.id: o for o in business.orders[shop.id]}
+        reviewed = {}
+        for product in business.reviews[shop.id].values():
+            for review in product.reviews:
+                delivered = orders[review.order_id].fulfilment["delivery_time"]
+                assert delivered < review.posted < delivered + REVIEW_WINDOW_S
+                reviewed.setdefault(review.order_id, []).append(review.stars)
+                edited += review.edit is not None and review.edit[1] > review.stars
+        for o in orders.values():
+            f = o.fulfilment or {}
+            if "delivery_time" in f and o.cancel_time is None:
+                tally = late if f["rts_time"] > f["rts_sla_time"] else on_time
+                stars = reviewed.get(o.id, [])
+                tally[0], tally[1], tally[2] = tally[0] + 1, tally[1] + len(stars), tally[2] + sum(s <= 2 for s in stars)
+    assert late[1] / late[0] > 2 * on_time[1] / on_time[0]  # more buyers review a late parcel
+    assert late[2] / late[1] > 3 * on_time[2] / on_time[1]  # and more of them give 1 or 2 stars
+    assert edited
+
+
 def test_status_history_keeps_each_status_from_when_it_held(ops):
     home, sandbox = ops
     shop = sandbox.business.shops[0]
