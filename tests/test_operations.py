@@ -183,3 +183,5 @@ def test_targets_on_operations_metrics_are_not_scaled_by_days():
     assert Target("s", "o", "operations", "late_dispatch_rate", 0.05).for_days(14) == 0.05
     assert Target("s", "o", "operations", "stockout_risk_skus", 3).for_days(14) == 3
     assert Target("s", "o", "operations", "chat_sessions", 70).for_days(14) == 140  # a flow adds up
+    assert Target("s", "o", "operations", "average_rating", 4.5).for_days(14) == 4.5
+    assert Target("s", "o", "operations", "negative_review_share", 0.05).for_days(14) == 0.05
