@@ -3,6 +3,7 @@ stockout, synced over HTTP at several moments of its business clock, kept as his
 explained in the shop's operations report."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -160,6 +161,15 @@ def test_the_report_finds_and_explains_the_planted_deactivation_and_stockout(ops
     # the listing section lists the change with the product's GMV before it
     assert f'data-product="{planted["platform_deactivation"][0]}" data-status="PLATFORM_DEACTIVATED"' in html["en"]
     assert 'class="sl-ranked sl-at-risk"' in html["en"] or "sl-empty sl-at-risk" in html["en"]
+    # the service section rates the week as the sandbox's reviews do: stars over reviews, 1-2 stars over all
+    tz_info = ZoneInfo(tz)
+    week = [r.stars_at(sandbox.now()) for product in sandbox.business.reviews[shop.id].values()
+            for r in product.reviews if PERIOD[0] <= datetime.fromtimestamp(r.posted, tz_info).date() <= PERIOD[1]]
+    shown = {m: float(re.search(f'data-metric="{m}" data-value="([^"]+)"', html["en"]).group(1))
+             for m in ("reviews", "average_rating", "negative_review_share")}
+    assert shown == {"reviews": len(week), "average_rating": pytest.approx(sum(week) / len(week)),
+                     "negative_review_share": pytest.approx(sum(s <= 2 for s in week) / len(week))}
+    assert "Products with negative reviews (1–2 stars)" in html["en"] and "有差评（1–2 星）的商品" in html["zh"]
 
 
 def test_stock_lead_time_command_sets_and_refuses(ops):
