@@ -247,13 +247,7 @@ async def _sync_dates(client, run: _Run, shop: ShopRef, spec: ResourceSpec, curs
         day += timedelta(days=1)
         if is_last or (latest is not None and day > latest):
             break
-    if not run.options.backfill and latest is not None:
-        def save() -> None:
-            with run.warehouse.transaction():
-                write_cursor(run.warehouse, shop.shop_id, spec.name,
-                             Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
-
-        await run.write(save)
+    await _save_dates_cursor(run, shop, spec, end, latest)
 
 
 @dataclass
@@ -319,13 +313,21 @@ async def _sync_product_days(client, run: _Run, shop: ShopRef, spec: ResourceSpe
             else:
                 rest = _Span(span.lo + timedelta(days=days // 2), span.hi)
                 spans += [rest, _Span(span.lo, rest.lo, rest=rest, whole=reviews)]
-    if not run.options.backfill and latest is not None:
-        def save() -> None:
-            with run.warehouse.transaction():
-                write_cursor(run.warehouse, shop.shop_id, spec.name,
-                             Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
+    await _save_dates_cursor(run, shop, spec, end, latest)
 
-        await run.write(save)
+
+async def _save_dates_cursor(run: _Run, shop: ShopRef, spec: ResourceSpec, end: date, latest: date | None) -> None:
+    """A dated resource's state after its window: up to `end` or the day after the latest available one
+    (a backfill, or a run that learnt no latest day, saves nothing)."""
+    if run.options.backfill or latest is None:
+        return
+
+    def save() -> None:
+        with run.warehouse.transaction():
+            write_cursor(run.warehouse, shop.shop_id, spec.name,
+                         Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
+
+    await run.write(save)
 
 
 async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, request: Request,
