@@ -66,6 +66,28 @@ def test_rate_limiter_buckets_are_per_shop_and_endpoint():
     assert limiter.reserve(key) == 0.0
 
 
+def test_one_products_analytics_count_as_one_endpoint_whatever_the_product(server, tokens):
+    """A path with the product id in it is still one endpoint to the rate limit, on both sides: the sandbox
+    (8 a second) refuses the ninth call for other products at once; a client limited to 6 a second never is."""
+    gate, sandbox = server.sandbox.gate, server.sandbox
+    gate.qps = 8.0
+    week = {"start_date_ge": "2026-11-09", "end_date_lt": "2026-11-16"}
+
+    def ask(client, shop) -> int:
+        for n, product in enumerate(sandbox.business.products[shop.id][:12]):
+            next(client.pages("product_performance_detail", shop.cipher, params=week,
+                              path_params={"product_id": product.id}))
+        return n + 1
+
+    with ApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token,
+                   retry=RetryPolicy(max_attempts=1)) as eager:
+        with pytest.raises(errors.RateLimited):
+            ask(eager, sandbox.business.shops[0])
+    with ApiClient(server.url, gate.app_key, gate.app_secret, tokens.access_token, limiter=RateLimiter(qps=6.0),
+                   retry=RetryPolicy(max_attempts=1)) as polite:
+        assert ask(polite, sandbox.business.shops[1]) == 12 and polite.retries == 0
+
+
 def test_async_client_syncs_shops_concurrently_with_the_same_results(server, tokens, client):
     gate = server.sandbox.gate
     shops = server.sandbox.business.shops

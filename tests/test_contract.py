@@ -6,6 +6,7 @@ import json
 import httpx
 import pytest
 
+from shoplens.errors import ConfigError
 from shoplens.tiktok import ENDPOINTS, ApiClient, time_window
 
 WEEK = {"start_date_ge": "2026-11-09", "end_date_lt": "2026-11-16"}
@@ -29,6 +30,8 @@ def call_arguments(name: str, sandbox, shop) -> dict:
         return {"body": {"product_ids": [p.id for p in sandbox.business.products[shop.id]][:100]}}
     if name == "service_performance":
         return {"params": {"support_date_ge": "2026-11-09", "support_date_lt": "2026-11-16"}}
+    if name == "product_performance_detail":
+        return {"params": dict(WEEK), "path_params": {"product_id": sandbox.business.products[shop.id][0].id}}
     return {}
 
 
@@ -55,10 +58,11 @@ def test_requests_the_client_builds_follow_the_contract(contract, sandbox, name)
         return httpx.Response(200, json={"code": 0, "message": "Success", "request_id": "r", "data": {}})
 
     shop = sandbox.business.shops[0]
+    arguments = call_arguments(name, sandbox, shop)
     with ApiClient("https://api.example", "key", "secret", "token", transport=httpx.MockTransport(handler)) as client:
-        next(client.pages(name, shop.cipher, **call_arguments(name, sandbox, shop)))
+        next(client.pages(name, shop.cipher, **arguments))
     ep = ENDPOINTS[name]
-    assert [(r.method, r.url.path) for r in sent] == [(ep.method, ep.path)]
+    assert [(r.method, r.url.path) for r in sent] == [(ep.method, ep.url(arguments.get("path_params")))]
     assert contract.request_problems(sent[0]) == []
 
 
@@ -118,3 +122,24 @@ def test_the_contract_catches_broken_operations_requests_and_responses(contract)
            "data": {"performance": {"response_percentage": 97.5, "support_session_count": "12"}}}
     problems = contract.response_problems("GET", "/customer_service/202407/performance", bad)
     assert any("response_percentage" in p for p in problems) and any("support_session_count" in p for p in problems)
+
+
+def test_the_contract_catches_a_broken_product_ratings_request_and_response(contract):
+    """Product performance detail (where ratings come from): a request without its end date or with paging
+    it does not take, ratings with counts as text or shares as numbers, and a path without the product."""
+    path = "/analytics/202509/shop_products/1729000000000000001/performance"
+    request = httpx.Request("GET", "https://x" + path, params={"start_date_ge": "2026-11-09", "page_size": 10},
+                            headers={"x-tts-access-token": "t", "content-type": "application/json"})
+    problems = contract.request_problems(request)
+    assert "missing required query parameter end_date_lt" in problems
+    assert "query parameter page_size is not in the operation" in problems
+    bad = {"code": 0, "message": "Success", "request_id": "r",
+           "data": {"performance": {"ratings": [{"stars": 5, "count": "12", "percentage": 0.5}]}}}
+    problems = contract.response_problems("GET", path, bad)
+    assert all(any(f"ratings/0/{field}" in p for p in problems) for field in ("stars", "count", "percentage"))
+    with pytest.raises(KeyError):
+        contract.template_for("/analytics/202509/shop_products//performance")
+    ep = ENDPOINTS["product_performance_detail"]
+    assert ep.url({"product_id": "17/29"}) == "/analytics/202509/shop_products/17%2F29/performance"
+    with pytest.raises(ConfigError, match="missing product_id"):
+        ep.url({})

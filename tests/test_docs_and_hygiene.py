@@ -57,6 +57,11 @@ def test_every_metric_is_documented_with_its_labels():
 def test_report_text_exists_in_every_language():
     for key, texts in TEXT.items():
         assert set(texts) == set(LANGS) and all(texts.values()), key
+    from shoplens.sync import RESOURCES
+    from shoplens.sync.runner import AD_RESOURCE
+
+    unnamed = [r for r in [*RESOURCES, AD_RESOURCE] if f"q_res_{r}" not in TEXT]
+    assert not unnamed, f"give these synced resources a name for the freshness table (i18n q_res_*): {unnamed}"
 
 
 def test_notebooks_are_committed_clean_with_one_literal_parameters_cell():

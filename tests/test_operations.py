@@ -3,6 +3,7 @@ stockout, synced over HTTP at several moments of its business clock, kept as his
 explained in the shop's operations report."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -55,6 +56,34 @@ def test_the_sandbox_plants_its_operations_story_deterministically():
         peak = [o for o in late if datetime.fromtimestamp(o.paid_time, UTC).date() in
                 (date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 12))]
         assert late and len(peak) > len(late) / 3  # dispatch slows on the peak days
+
+
+def test_the_sandbox_reviews_follow_its_operations_story_deterministically():
+    """Reviews come after delivery (within TikTok's 60 days); a late dispatch brings more and worse ones;
+    some buyers raise a low rating later; and planning them again gives the same reviews."""
+    from shoplens.sandbox.reviews import REVIEW_WINDOW_S, plan_reviews
+
+    business = make_sandbox(11, 2, orders_per_day=30, days=28).business
+    late, on_time, edited = [0, 0, 0], [0, 0, 0], 0  # orders, reviews, negative reviews
+    for shop in business.shops:
+        assert plan_reviews(11, business, shop) == business.reviews[shop.id]
+        orders = {o.id: o for o in business.orders[shop.id]}
+        reviewed = {}
+        for product in business.reviews[shop.id].values():
+            for review in product.reviews:
+                delivered = orders[review.order_id].fulfilment["delivery_time"]
+                assert delivered < review.posted < delivered + REVIEW_WINDOW_S
+                reviewed.setdefault(review.order_id, []).append(review.stars)
+                edited += review.edit is not None and review.edit[1] > review.stars
+        for o in orders.values():
+            f = o.fulfilment or {}
+            if "delivery_time" in f and o.cancel_time is None:
+                tally = late if f["rts_time"] > f["rts_sla_time"] else on_time
+                stars = reviewed.get(o.id, [])
+                tally[0], tally[1], tally[2] = tally[0] + 1, tally[1] + len(stars), tally[2] + sum(s <= 2 for s in stars)
+    assert late[1] / late[0] > 2 * on_time[1] / on_time[0]  # more buyers review a late parcel
+    assert late[2] / late[1] > 3 * on_time[2] / on_time[1]  # and more of them give 1 or 2 stars
+    assert edited
 
 
 def test_status_history_keeps_each_status_from_when_it_held(ops):
@@ -132,6 +161,15 @@ def test_the_report_finds_and_explains_the_planted_deactivation_and_stockout(ops
     # the listing section lists the change with the product's GMV before it
     assert f'data-product="{planted["platform_deactivation"][0]}" data-status="PLATFORM_DEACTIVATED"' in html["en"]
     assert 'class="sl-ranked sl-at-risk"' in html["en"] or "sl-empty sl-at-risk" in html["en"]
+    # the service section rates the week as the sandbox's reviews do: stars over reviews, 1-2 stars over all
+    tz_info = ZoneInfo(tz)
+    week = [r.stars_at(sandbox.now()) for product in sandbox.business.reviews[shop.id].values()
+            for r in product.reviews if PERIOD[0] <= datetime.fromtimestamp(r.posted, tz_info).date() <= PERIOD[1]]
+    shown = {m: float(re.search(f'data-metric="{m}" data-value="([^"]+)"', html["en"]).group(1))
+             for m in ("reviews", "average_rating", "negative_review_share")}
+    assert shown == {"reviews": len(week), "average_rating": pytest.approx(sum(week) / len(week)),
+                     "negative_review_share": pytest.approx(sum(s <= 2 for s in week) / len(week))}
+    assert "Products with negative reviews (1–2 stars)" in html["en"] and "有差评（1–2 星）的商品" in html["zh"]
 
 
 def test_stock_lead_time_command_sets_and_refuses(ops):
@@ -155,3 +193,5 @@ def test_targets_on_operations_metrics_are_not_scaled_by_days():
     assert Target("s", "o", "operations", "late_dispatch_rate", 0.05).for_days(14) == 0.05
     assert Target("s", "o", "operations", "stockout_risk_skus", 3).for_days(14) == 3
     assert Target("s", "o", "operations", "chat_sessions", 70).for_days(14) == 140  # a flow adds up
+    assert Target("s", "o", "operations", "average_rating", 4.5).for_days(14) == 4.5
+    assert Target("s", "o", "operations", "negative_review_share", 0.05).for_days(14) == 0.05

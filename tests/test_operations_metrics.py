@@ -10,7 +10,7 @@ import pytest
 from shoplens import metrics
 from shoplens.metrics import Policies
 from shoplens.sync.mapping import (FULFILMENT_COLUMNS, INVENTORY_COLUMNS, LINE_ITEM_COLUMNS, ORDER_COLUMNS,
-                                   SERVICE_COLUMNS, SHOP_COLUMNS)
+                                   RATING_COLUMNS, SERVICE_COLUMNS, SHOP_COLUMNS)
 from shoplens.warehouse import Warehouse
 
 
@@ -51,6 +51,12 @@ STATUSES = [("pa", "ACTIVATE", "2026-10-01 00:00", None),
             ("pd", "DRAFT", "2026-10-01 00:00", None)]  # a draft was never live: not counted
 # (day, sessions, % answered within 24 h, average first-response minutes)
 SERVICE = [("2026-11-09", 10, "90", "12"), ("2026-11-10", 30, "80", "20"), ("2026-11-11", 0, None, None)]
+# (shop, product, shop-local day, reviews with 1, 2, 3, 4, 5 stars)
+RATINGS = [("th", "pa", "2026-11-09", (0, 0, 1, 2, 7)),  # 10 reviews, 3 + 8 + 35 = 46 stars, none negative
+           ("th", "pa", "2026-11-10", (1, 1, 0, 0, 2)),  # 4 reviews, 1 + 2 + 10 = 13 stars, 2 negative
+           ("th", "pb", "2026-11-10", (2, 0, 0, 0, 0)),  # 2 reviews, 2 stars, 2 negative
+           ("th", "pb", "2026-11-12", (0, 0, 0, 1, 1)),  # after Nov 11: 2 reviews, 9 stars
+           ("us", "ux", "2026-11-10", (0, 0, 0, 0, 3))]  # another shop
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +95,9 @@ def wh():
         warehouse.upsert("service_daily", [
             {"shop_id": "th", "date": day, "sessions": n, "response_percentage": pct, "response_minutes": minutes,
              "satisfaction_percentage": None} for day, n, pct, minutes in SERVICE], SERVICE_COLUMNS)
+        warehouse.upsert("product_ratings_daily", [
+            {"shop_id": shop, "product_id": pid, "date": day, **{f"stars_{n + 1}": c for n, c in enumerate(counts)}}
+            for shop, pid, day, counts in RATINGS], RATING_COLUMNS)
         for pid, status, since, until in STATUSES:
             warehouse.con.execute("INSERT INTO product_status_history VALUES (?, to_timestamp(?), 'th', ?, NULL, "
                                   "to_timestamp(?))", [pid, ts(since), status, ts(until) if until else None])
@@ -138,6 +147,10 @@ def one(wh, metric, **kwargs):
     # chat: 10 sessions 90 % answered, 12 min; 30 sessions 80 %, 20 min; a day without sessions
     ("chat_sessions", TH, 40), ("chat_responses", TH, 33.0), ("response_rate", TH, 33 / 40),
     ("chat_response_minutes", TH, 720.0), ("response_minutes", TH, 18.0),
+    # reviews Nov 9-11: 10 + 4 + 2 = 16 with 46 + 13 + 2 = 61 stars, 0 + 2 + 2 = 4 of 1-2 stars; to Nov 12 pb's 2
+    ("reviews", TH, 16), ("review_stars", TH, 61), ("negative_reviews", TH, 4),
+    ("average_rating", TH, 61 / 16), ("negative_review_share", TH, 4 / 16),
+    ("average_rating", TH_TO_12, 70 / 18), ("negative_review_share", TH_TO_12, 4 / 18),
 ])
 def test_each_operations_metric_on_the_hand_built_shop(wh, metric, scope, expected):
     value = one(wh, metric, **scope)
@@ -192,3 +205,19 @@ def test_a_comparison_reads_the_previous_period_at_its_own_end(wh):
                           policies=SHOP_TZ, warehouse=wh)
     assert frame.iloc[0]["stock_on_hand"] == 14 and frame.iloc[0]["stock_on_hand_previous"] == 30
     assert date(2026, 11, 10) == metrics.comparison_period((date(2026, 11, 11),) * 2, "previous")[0]
+
+
+def test_ratings_are_weighted_by_reviews_and_break_down_by_product_and_day(wh):
+    by_product = metrics.query(["reviews", "average_rating", "negative_review_share"], by=["product"], warehouse=wh,
+                               **TH)
+    got = {r.product: (r.reviews, float(r.average_rating), float(r.negative_review_share))
+           for r in by_product.itertuples()}
+    # pa: 14 reviews, 59 stars, 2 negative; pb: 2 reviews of 1 star
+    assert got == {"pa": (14, pytest.approx(59 / 14), pytest.approx(2 / 14)), "pb": (2, 1.0, 1.0)}
+    by_day = metrics.query(["reviews", "average_rating"], by=["day"], warehouse=wh, **TH)
+    # Nov 10 is 15 stars over 6 reviews; Nov 11 has none, so no rating (not 0); the period's 61 / 16 = 3.81
+    # is not the mean of the daily 4.6 and 2.5
+    assert list(by_day["reviews"]) == [10, 6, 0]
+    assert [None if v is None or v != v else float(v) for v in by_day["average_rating"]] == [4.6, 2.5, None]
+    # a shop-local day stays that day whatever the reporting time zone (Shanghai by default)
+    assert one(wh, "reviews", shop="us", period=("2026-11-10", "2026-11-10")) == 3

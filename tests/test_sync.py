@@ -277,3 +277,88 @@ def test_ad_spend_lands_per_campaign_and_day(synced):
         got = wh.rows("SELECT sum(spend) FROM ad_campaign_daily WHERE shop_id = ?", [shop.id])[0][0]
     expected = sum((d.spend for d in sandbox.business.ad_days[shop.id]), Decimal(0))
     assert got == expected and AD_RESOURCE == "ad_spend"
+
+
+def sandbox_ratings(sandbox, shop, first, last) -> dict:
+    """{(product, day): reviews by stars} the sandbox would answer now for shop-local days first..last."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now, tz, truth = sandbox.now(), ZoneInfo(shop.region.timezone), {}
+    for product, reviews in sandbox.business.reviews[shop.id].items():
+        for review in reviews.reviews:
+            day = datetime.fromtimestamp(review.posted, tz).date()
+            if review.posted <= now and first <= day <= last:
+                counts = truth.setdefault((product, day), [0] * 5)
+                counts[review.stars_at(now) - 1] += 1
+    return truth
+
+
+def warehouse_ratings(home, shop_id, first, last) -> dict:
+    with Warehouse(warehouse(home), read_only=True) as wh:
+        return {(p, d): list(stars) for p, d, *stars in wh.rows(
+            "SELECT product_id, date, stars_1, stars_2, stars_3, stars_4, stars_5 FROM product_ratings_daily "
+            "WHERE shop_id = ? AND date BETWEEN ? AND ?", [shop_id, first, last])}
+
+
+def test_ratings_are_each_products_reviews_per_shop_local_day(synced):
+    """Every day of the 21 days synced, up to the latest available one, holds exactly the reviews the
+    sandbox counts for it (a day without reviews has no row)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    home, sandbox = synced
+    for shop in sandbox.business.shops:
+        today = datetime.fromtimestamp(sandbox.now(), ZoneInfo(shop.region.timezone)).date()
+        first, last = today - timedelta(days=21), today - timedelta(days=1)
+        truth = sandbox_ratings(sandbox, shop, first, last)
+        assert truth and warehouse_ratings(home, shop.id, first, last) == truth
+
+
+def test_a_rating_edited_or_deleted_after_its_day_is_restated_and_calls_stay_few(server, tmp_path):
+    """Buyers edit and delete reviews after the day: a sync reads the last 7 days again. A buyer here
+    raises a 2-star review to 4 stars; rows whose reviews were deleted since (planted in the warehouse,
+    for a product without reviews and on the empty days of the edited one) are cleared; a product
+    without reviews in the window costs one call, one with reviews at most one more than its days."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    sandbox = server.sandbox
+    only = SyncOptions(history_days=21, resources=["products", "product_ratings"])
+    shop, product, review = next((s, p, r) for s in sandbox.business.shops
+                                 for p, reviews in sandbox.business.reviews[s.id].items() for r in reviews.reviews
+                                 if r.edit and r.posted < sandbox.now() - 86_400)
+    tz = ZoneInfo(shop.region.timezone)
+    day = datetime.fromtimestamp(review.posted, tz).date()
+    sync_from_sandbox(server, tmp_path, options=only)
+    before = warehouse_ratings(tmp_path, shop.id, day, day)[(product, day)]
+    # reviews deleted since the first sync: a product without any, and every other day of the edited one
+    first_today = datetime.fromtimestamp(sandbox.now(), tz).date()
+    restated = (first_today - timedelta(days=7), first_today + timedelta(days=7))  # read again by the next sync
+    reviewed = sandbox_ratings(sandbox, shop, *restated)
+    quiet = next(p.id for p in sandbox.business.products[shop.id] if p.id not in {q for q, _ in reviewed})
+    stale = [(quiet, day)] + [(product, d) for d in (restated[0] + timedelta(days=n) for n in range(7))
+                              if (product, d) not in reviewed]
+    with Warehouse(tmp_path / "data" / "sync" / "working.duckdb") as wh:
+        for p, d in stale:
+            wh.con.execute("INSERT INTO product_ratings_daily VALUES (?, ?, ?, 1, 0, 0, 0, 0, now())", [shop.id, p, d])
+    sandbox.business_now = lambda: review.edit[0] + 3600
+    sync_from_sandbox(server, tmp_path, options=only)
+    today = datetime.fromtimestamp(sandbox.now(), tz).date()
+    after = warehouse_ratings(tmp_path, shop.id, day, day)[(product, day)]
+    assert after[review.stars - 1] == before[review.stars - 1] - 1 and after[3] == before[3] + 1
+    window = (restated[0], today - timedelta(days=1))
+    assert warehouse_ratings(tmp_path, shop.id, *window) == sandbox_ratings(sandbox, shop, *window)
+    folder = tmp_path / "data" / "raw" / shop.id / "product_ratings"
+    records = [json.loads(line) for f in folder.glob("*.jsonl.gz") for line in gzip.decompress(f.read_bytes()).splitlines()]
+    last_run = max(r["run_id"] for r in records)
+    calls: dict[str, int] = {}
+    for record in records:
+        if record["run_id"] == last_run:
+            product_id = record["tag"].split("/")[0]
+            calls[product_id] = calls.get(product_id, 0) + 1
+    days = (today - window[0]).days
+    reviewed_now = {p for p, _ in sandbox_ratings(sandbox, shop, *window)}
+    assert len(calls) == len(sandbox.business.products[shop.id])
+    assert all(n == 1 for p, n in calls.items() if p not in reviewed_now)
+    assert all(n <= days + 1 for p, n in calls.items() if p != product) and sum(calls.values()) < len(calls) * days

@@ -41,9 +41,10 @@ def _floats(series: pd.Series) -> list:
 
 
 def daily_bars_and_line(frame: pd.DataFrame, *, x: str, bars: str, line: str, bar_label: str, line_label: str,
-                        title: str, highlight: tuple | None = None, highlight_label: str = "") -> go.Figure:
+                        title: str, highlight: tuple | None = None, highlight_label: str = "",
+                        line_axis: dict | None = None) -> go.Figure:
     """Bars for one metric and a line on a second axis for another, by day; `highlight` shades a span
-    of days (a campaign's)."""
+    of days (a campaign's); `line_axis` overrides the line axis's layout (a rating's fixed 1-5 scale)."""
     fig = go.Figure()
     if highlight is not None:
         fig.add_vrect(x0=pd.Timestamp(highlight[0]) - pd.Timedelta(hours=12),
@@ -54,7 +55,7 @@ def daily_bars_and_line(frame: pd.DataFrame, *, x: str, bars: str, line: str, ba
     fig.update_layout(title=title, height=HEIGHT,
                       yaxis={"title": bar_label, "rangemode": "tozero"},
                       yaxis2={"title": line_label, "overlaying": "y", "side": "right", "showgrid": False,
-                              "rangemode": "tozero", "tickformat": ",d"})
+                              "rangemode": "tozero", "tickformat": ",d"} | (line_axis or {}))
     return fig
 
 

@@ -601,6 +601,13 @@ SOURCES.update({s.id: s for s in (
            columns={"sessions": "t.sessions", "responded": "t.sessions * t.response_percentage / 100",
                     "response_minutes": "t.sessions * t.response_minutes"},
            currency="s.currency"),
+    Source("ratings", "product_ratings_daily t", "t.date", "date",
+           "Product reviews by stars per product and shop-local day (the day the review was posted, with the "
+           "stars it had when last read), from the product performance API's ratings.",
+           columns={"reviews": "t.stars_1 + t.stars_2 + t.stars_3 + t.stars_4 + t.stars_5",
+                    "stars": "t.stars_1 + 2 * t.stars_2 + 3 * t.stars_3 + 4 * t.stars_4 + 5 * t.stars_5",
+                    "negative": "t.stars_1 + t.stars_2"},
+           dimensions={"product": "t.product_id"}, currency="s.currency"),
 )})
 
 CATALOGUE += (
@@ -698,6 +705,27 @@ CATALOGUE += (
        "Average minutes to the first answer of a chat session (weighted by sessions).",
        "客服会话首次回复的平均分钟数（按会话数加权）。",
        "duration", "minutes", False, numerator="chat_response_minutes", denominator="chat_sessions"),
+    _m("reviews", "Product reviews", "商品评价数",
+       "Product reviews buyers posted in the period (each counts on the shop-local day it was posted).",
+       "期间内买家发布的商品评价数（按发布当天的店铺当地日期计）。",
+       "count", "integer", source="ratings", expr="reviews", agg="sum"),
+    _m("review_stars", "Stars given", "评价星数合计",
+       "The stars of the period's reviews added up (a 4-star review counts 4).",
+       "期间内评价的星数之和（一条 4 星评价计 4）。",
+       "count", "integer", source="ratings", expr="stars", agg="sum"),
+    _m("negative_reviews", "Negative reviews", "差评数",
+       "Reviews of 1 or 2 stars posted in the period (TikTok's negative reviews).",
+       "期间内发布的 1 星或 2 星评价数（TikTok 定义的差评）。",
+       "count", "integer", False, source="ratings", expr="negative", agg="sum"),
+    _m("average_rating", "Average rating", "平均评分",
+       "Stars given divided by reviews, over the period's reviews: the mean star rating (1 to 5), weighted by "
+       "reviews, never an average of daily averages.",
+       "评价星数合计除以评价数：期间内评价的平均星级（1–5），按评价数加权，而非每日平均值的平均。",
+       "ratio", "decimal", numerator="review_stars", denominator="reviews"),
+    _m("negative_review_share", "Negative review share", "差评率",
+       "Reviews of 1 or 2 stars divided by all reviews posted in the period.",
+       "期间内 1 星或 2 星评价数除以全部评价数。",
+       "ratio", "percent", False, numerator="negative_reviews", denominator="reviews"),
 )
 
 

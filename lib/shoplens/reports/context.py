@@ -296,8 +296,9 @@ class ReportContext:
         return active.sort_values(order, ascending=False, kind="stable", na_position="last").head(limit)
 
     def ranked_table(self, frame: pd.DataFrame, key: str, metric_ids: list[str], *, limit: int = 10,
-                     by: str | None = None, extra: list[str] = ()) -> None:
-        """Show the top `limit` rows (see `top`) with display names and the `extra` dimension columns."""
+                     by: str | None = None, extra: list[str] = (), empty_key: str = "nothing_in_period") -> None:
+        """Show the top `limit` rows (see `top`) with display names and the `extra` dimension columns, or
+        the sentence `empty_key` when none has any activity."""
         catalogue = default_catalogue()
         top = self.top(frame, key, metric_ids, limit=limit, by=by)
         names = self.names(key, list(top[key]))
@@ -315,7 +316,7 @@ class ReportContext:
             body.append(f'<tr data-key="{e(str(r[key]))}"><th>{e(text_value(names.get(r[key], r[key])))}</th>'
                         f'{labels}{cells}</tr>')
         if not body:
-            _display_html(f'<p class="sl-empty">{e(self.t("nothing_in_period"))}</p>')
+            _display_html(f'<p class="sl-empty">{e(self.t(empty_key))}</p>')
             return
         _display_html(f'<table class="sl-ranked"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
                       f'<tbody>{"".join(body)}</tbody></table>')

@@ -43,6 +43,12 @@ def _unversioned(path: str) -> str:
     return re.sub(r"^/([a-z_]+)/\d{6}/", r"/\1/*/", path)
 
 
+def _path_pattern(template: str) -> re.Pattern:
+    """A concrete path of `template`: each `{name}` segment one non-empty segment, captured by name."""
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts)) + "$")
+
+
 @dataclass
 class Sandbox:
     """The emulated service: a business, a gatekeeper and a business clock."""
@@ -77,18 +83,25 @@ def create_app(sandbox: Sandbox):
     """The ASGI app serving `sandbox`."""
     gate = sandbox.gate
 
-    routes_by_key = {(e.method, e.path): e for e in ENDPOINTS.values() if e.name in HANDLERS}
-    known_paths = {path for _, path in routes_by_key}
-    unversioned = {_unversioned(path) for path in known_paths}
+    served = [(e, _path_pattern(e.path), _path_pattern(_unversioned(e.path))) for e in ENDPOINTS.values()
+              if e.name in HANDLERS]
+
+    def route(method: str, path: str):
+        """(endpoint, path parameters) for a request; (None, {}) when no endpoint has that method and path."""
+        for ep, pattern, _ in served:
+            found = pattern.match(path)
+            if found and ep.method == method:
+                return ep, found.groupdict()  # the path arrives percent-decoded
+        return None, {}
 
     async def dispatch(request: Request) -> Response:
         path = request.url.path
-        ep = routes_by_key.get((request.method, path))
+        ep, path_params = route(request.method, path)
         if ep is None:
-            if path in known_paths:
+            if any(pattern.match(path) for _, pattern, _ in served):
                 return error_response(ProtocolError(405, 36009010, "Invalid method. The HTTP method used is not "
                                                                    "supported by this endpoint."))
-            if _unversioned(path) in unversioned:
+            if any(loose.match(_unversioned(path)) for _, _, loose in served):
                 return error_response(ProtocolError(404, 36009014, "The version name is invalid, please check "
                                                                    "and retry."))
             return error_response(ProtocolError(404, 36009009, "Invalid path. The specified path does not match "
@@ -116,14 +129,14 @@ def create_app(sandbox: Sandbox):
             elif cipher is not None:
                 raise ProtocolError(400, 36009004, "Unexpected identifier. The `shop_cipher` query parameter is "
                                                    "not required for this request.")
-            gate.take_token(cipher or "", path)
+            gate.take_token(cipher or "", ep.path)  # limited per endpoint, whatever its path parameters
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
                 raise ProtocolError(400, 36009022, "Invalid request format. The request body format must be "
                                                    "`application/json`.") from None
             params = {k: v for k, v in request.query_params.items() if k not in GATEWAY_PARAMS}
-            data = HANDLERS[ep.name](sandbox, params, body, shop)
+            data = HANDLERS[ep.name](sandbox, params, body, shop, **path_params)
             # the server's clock is the business clock: a sync ends its windows there
             return JSONResponse(envelope(data), headers={"date": formatdate(sandbox.now(), usegmt=True)})
         except ProtocolError as err:

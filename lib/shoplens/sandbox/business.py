@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from shoplens.regions import REGIONS, Region
 from shoplens.sandbox.operations import plan_operations
+from shoplens.sandbox.reviews import plan_reviews
 from shoplens.sandbox.content import HOSTILE_TITLES, Attribution, ShopContent, attribute, daily_spend, make_content
 
 REGION_ORDER = ("TH", "GB", "US", "VN", "MY", "PH", "ID", "SG")
@@ -239,6 +240,8 @@ class Business:
     traffic: dict[str, list[Traffic]] = field(default_factory=dict)
     #: fulfilment, stock, listing status and service per shop (sandbox.operations)
     operations: dict = field(default_factory=dict)
+    #: product id -> its reviews, per shop (sandbox.reviews)
+    reviews: dict = field(default_factory=dict)
 
     @property
     def end_time(self) -> int:
@@ -281,6 +284,7 @@ def generate_business(seed: int = 42, shops: int = 3, *, orders_per_day: int = 4
         business.traffic[s.id] = _make_traffic(rng, s, orders, first_day, days)
     for s in shop_list:  # its own random stream: nothing drawn above changes
         business.operations[s.id] = plan_operations(seed, business, s)
+        business.reviews[s.id] = plan_reviews(seed, business, s)  # after deliveries are timed; its own stream
     return business
 
 

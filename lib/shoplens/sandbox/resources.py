@@ -18,6 +18,7 @@ from shoplens.sandbox.analytics import (Totals, amount, latest_available_date, l
 from shoplens.sandbox.business import Order, Return, local_day
 from shoplens.sandbox.operations import AUDIT_STATUS, fulfilment_json, inventory_search, service_performance, warehouses
 from shoplens.sandbox.protocol import ProtocolError
+from shoplens.sandbox.reviews import ratings_json
 
 def order_json(order: Order, now: int) -> dict:
     status, updated = order.state_at(now)
@@ -408,6 +409,40 @@ def product_performance(sandbox, query: dict, body: dict, shop) -> dict:
             "next_page_token": token, "total_count": total}
 
 
+def product_performance_detail(sandbox, query: dict, body: dict, shop, product_id: str) -> dict:
+    """One product's sales per interval (`granularity`) and its reviews by stars over the whole range,
+    both up to the latest available date."""
+    start, end = parse_date_range(query)
+    granularity = query.get("granularity") or "ALL"
+    if granularity not in ("ALL", "1D"):
+        raise ProtocolError(400, 36009004, "Invalid request. `granularity` must be ALL or 1D.")
+    reviews = sandbox.business.reviews[shop.id].get(product_id)
+    if reviews is None:
+        raise ProtocolError(404, 36009004, f"Invalid request. Product {product_id} does not belong to this shop.")
+    now = sandbox.now()
+    latest = latest_available_date(shop, now)
+    end = min(end, latest + timedelta(days=1))
+    currency = shop.region.currency
+    bounds = [(start, end)] if granularity == "ALL" else \
+        [(start + timedelta(days=i), start + timedelta(days=i + 1)) for i in range(max((end - start).days, 0))]
+    intervals = []
+    for lo_day, hi_day in bounds if end > start else []:
+        lo, hi = local_bounds(shop, lo_day, hi_day)
+        totals = Totals()
+        for o in paid_orders_between(sandbox.business.orders[shop.id], lo, hi, now):
+            units = [li for li in o.line_items if li.product.id == product_id]
+            if units:
+                totals.gmv += sum((li.sale_price for li in units), Decimal(0))
+                totals.items += len(units)
+                totals.orders += 1
+        intervals.append({"start_date": lo_day.isoformat(), "end_date": hi_day.isoformat(),
+                          "sales": {"gmv": amount(totals.gmv, currency), "items_sold": totals.items,
+                                    "orders": totals.orders}})
+    lo, hi = local_bounds(shop, start, max(start, end))
+    return {"latest_available_date": latest.isoformat(),
+            "performance": {"intervals": intervals, "ratings": ratings_json(reviews.counts(lo, hi, now))}}
+
+
 _ACCOUNT_TYPES = ("ALL", "OFFICIAL_ACCOUNTS", "MARKETING_ACCOUNTS", "AFFILIATE_ACCOUNTS")
 
 
@@ -582,4 +617,5 @@ HANDLERS: dict[str, Callable] = {
     "inventory": inventory_search,
     "warehouses": warehouses,
     "service_performance": service_performance,
+    "product_performance_detail": product_performance_detail,
 }

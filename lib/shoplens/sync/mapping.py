@@ -312,6 +312,28 @@ SERVICE_COLUMNS = {"shop_id": "str", "date": "date", "sessions": "int", "respons
                    "response_minutes": "decimal", "satisfaction_percentage": "decimal", "synced_at": "now"}
 
 
+RATING_COLUMNS = {"shop_id": "str", "product_id": "str", "date": "date", "stars_1": "int", "stars_2": "int",
+                  "stars_3": "int", "stars_4": "int", "stars_5": "int", "synced_at": "now"}
+_STARS = {f"{n}_STAR": n for n in range(1, 6)}
+
+
+def rating_counts(data: dict) -> list[int]:
+    """Reviews by stars (index 0 = 1 star) from a product performance answer; no `ratings`, no reviews."""
+    counts = [0] * 5
+    for r in (data.get("performance") or {}).get("ratings") or []:
+        stars = _STARS.get(r.get("stars"))
+        if stars is None:
+            raise SyncError(f"product ratings: unknown `stars` {r.get('stars')!r} (expected 1_STAR to 5_STAR); "
+                            "the page was not loaded")
+        counts[stars - 1] += int(r.get("count") or 0)
+    return counts
+
+
+def rating_row(shop_id: str, product_id: str, day: str, counts: list[int]) -> dict:
+    return {"shop_id": shop_id, "product_id": product_id, "date": day,
+            **{f"stars_{n}": counts[n - 1] for n in range(1, 6)}}
+
+
 def fulfilment_rows(shop_id: str, orders: list[dict]) -> list[dict]:
     """SLA deadlines, fulfilment times and cancellation reason of each order (absent fields are NULL)."""
     return [{"order_id": str(_require(o, "id", "order")), "shop_id": shop_id,

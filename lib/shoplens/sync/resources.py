@@ -11,7 +11,9 @@ Modes:
   whose search cannot filter by time);
 - "current": the state as it is now, every run (warehouses; stock, asked for by the shop's synced product
   ids, 100 a call), tagged with the server's clock so the warehouse keeps one snapshot per shop-local day
-  and a replay from the raw archive dates it the same.
+  and a replay from the raw archive dates it the same;
+- "product_days": one product's analytics per shop-local day (ratings), restated for 7 days, for every
+  product the warehouse knows; a range is asked whole first and split only where it has reviews (runner).
 
 Windows end at the server's clock (the HTTP Date header), never at the local one.
 """
@@ -161,6 +163,37 @@ def load_service(wh, shop, items, tag):
                      m.SERVICE_COLUMNS)
 
 
+def product_days_tag(product_id: str, start: date, end: date) -> str:
+    """The tag of one product's answer over shop-local days [start, end): what the answer does not say."""
+    return f"{product_id}/{start.isoformat()}/{end.isoformat()}"
+
+
+def product_days_window(tag: str, data: dict) -> tuple[str, date, date]:
+    """(product id, start, end) an answer covers: the tag's range, cut at its latest available date."""
+    product_id, start, end = tag.rsplit("/", 2)
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if data.get("latest_available_date"):
+        last = min(last, date.fromisoformat(data["latest_available_date"]) + timedelta(days=1))
+    return product_id, first, max(first, last)
+
+
+def load_ratings(wh, shop, items, tag):
+    """One product's reviews by stars over a range: a single day is stored; a range without reviews clears
+    its days (a review deleted since it was read); a longer range with reviews stores nothing (the runner
+    reads its days)."""
+    data = items[0]
+    product_id, start, end = product_days_window(tag, data)
+    counts = m.rating_counts(data)
+    if not sum(counts):
+        deleted = wh.rows("DELETE FROM product_ratings_daily WHERE shop_id = ? AND product_id = ? AND date >= ? "
+                          "AND date < ?", [shop.shop_id, product_id, start, end])[0][0]
+        return 0, deleted
+    if end - start != timedelta(days=1):
+        return 0, 0
+    return wh.upsert("product_ratings_daily", [m.rating_row(shop.shop_id, product_id, start.isoformat(), counts)],
+                     m.RATING_COLUMNS)
+
+
 def load_ads(wh: Warehouse, shop: ShopRef, data: dict) -> tuple[int, int]:
     """Marketing API rows for one advertiser (archived already parsed, days as ISO strings)."""
     rows = [dict(r, day=date.fromisoformat(str(r["day"])[:10])) for r in data["rows"]]
@@ -187,4 +220,5 @@ RESOURCES: dict[str, ResourceSpec] = {r.name: r for r in (
     ResourceSpec("inventory", "inventory", "current", H3, load_inventory, by_products=True),
     ResourceSpec("service_performance", "service_performance", "daily_list", D7, load_service,
                  date_params=("support_date_ge", "support_date_lt"), through_yesterday=True),
+    ResourceSpec("product_ratings", "product_performance_detail", "product_days", D7, load_ratings),
 )}

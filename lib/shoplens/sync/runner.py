@@ -24,8 +24,8 @@ from shoplens.errors import ShoplensError, SyncError
 from shoplens.sync.authorizations import record_authorization
 from shoplens.sync.archive import ARCHIVE_DIR, RawArchive
 from shoplens.locks import sync_lock
-from shoplens.sync.mapping import SHOP_COLUMNS, shop_row
-from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads
+from shoplens.sync.mapping import SHOP_COLUMNS, rating_counts, shop_row
+from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads, product_days_tag, product_days_window
 from shoplens.sync.state import Cursor, read_cursor, write_cursor
 from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSet, TokenSource, TokenStore, time_window
 from shoplens.tiktok.ads import AdsClient
@@ -108,6 +108,8 @@ class Request:
     #: the window, for resources filtered on our side
     since: int | None = None
     until: int | None = None
+    #: the path's `{name}` segments (one product's analytics)
+    path_params: dict | None = None
 
 
 class Observer:
@@ -196,6 +198,8 @@ async def _sync_resource(client: AsyncApiClient, run: _Run, shop: ShopRef, spec:
             lambda: read_cursor(run.warehouse, shop.shop_id, spec.name))
         if spec.mode in ("daily", "daily_list"):
             await _sync_dates(client, run, shop, spec, cursor, result)
+        elif spec.mode == "product_days":
+            await _sync_product_days(client, run, shop, spec, cursor, result)
         elif spec.mode == "current":
             for request in await _current_requests(run, shop, spec):
                 await _sync_request(client, run, shop, spec, request, result)
@@ -244,22 +248,100 @@ async def _sync_dates(client, run: _Run, shop: ShopRef, spec: ResourceSpec, curs
         day += timedelta(days=1)
         if is_last or (latest is not None and day > latest):
             break
-    if not run.options.backfill and latest is not None:
-        def save() -> None:
-            with run.warehouse.transaction():
-                write_cursor(run.warehouse, shop.shop_id, spec.name,
-                             Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
+    await _save_dates_cursor(run, shop, spec, end, latest)
 
-        await run.write(save)
+
+@dataclass
+class _Span:
+    """Shop-local days [lo, hi) of one product; `reviews` when known without asking (by difference)."""
+
+    lo: date
+    hi: date
+    reviews: int | None = None
+    #: the span after this one in the same parent, whose reviews are the parent's (`whole`) less this one's
+    rest: _Span | None = None
+    whole: int | None = None
+
+
+async def _sync_product_days(client, run: _Run, shop: ShopRef, spec: ResourceSpec, cursor: Cursor | None,
+                             result: ResourceResult) -> None:
+    """Per product the warehouse knows, the reviews of each shop-local day of the window, in few calls.
+
+    The API answers for a whole date range. The window is asked whole first; a range without reviews is
+    done, a single day is stored, a range with at least as many reviews as days is read day by day, and
+    one with fewer is halved. Only the first half is asked: the second holds the rest of the reviews, and
+    is skipped when that is none, unless the warehouse still has reviews there (deleted since: its answer
+    clears them). A product without reviews costs one call a run, one with reviews every day one more than
+    its days; a review costs about one call per halving.
+    """
+    start, end = _date_range(spec, cursor, run, shop)
+    if start >= end:
+        return
+    products = await run.write(lambda: [r[0] for r in run.warehouse.rows(
+        "SELECT product_id FROM products WHERE shop_id = ? ORDER BY product_id", [shop.shop_id])])
+    first, last = spec.date_params
+    latest: date | None = None
+
+    def kept(product: str, span: _Span) -> bool:
+        return bool(run.warehouse.rows(
+            "SELECT 1 FROM product_ratings_daily WHERE shop_id = ? AND product_id = ? AND date >= ? AND date < ? "
+            "LIMIT 1", [shop.shop_id, product, span.lo, span.hi]))
+
+    for product in products:
+        spans = [_Span(start, end)]  # a stack, the earliest span on top
+        while spans:
+            span = spans.pop()
+            if latest is not None:
+                span.hi = min(span.hi, latest + timedelta(days=1))
+            days = (span.hi - span.lo).days
+            if days < 1 or (span.reviews == 0 and not await run.write(lambda p=product, s=span: kept(p, s))):
+                continue
+            reviews = span.reviews
+            if reviews is None or reviews == 0 or days == 1:
+                answers: list[dict] = []
+                request = Request({first: span.lo.isoformat(), last: span.hi.isoformat()}, None,
+                                  product_days_tag(product, span.lo, span.hi), None, path_params={"product_id": product})
+                latest = await _sync_request(client, run, shop, spec, request, result, answers) or latest
+                _, span.lo, span.hi = product_days_window(request.tag, answers[-1])
+                reviews, days = sum(rating_counts(answers[-1])), (span.hi - span.lo).days
+                if span.rest is not None and span.whole is not None and span.whole >= reviews:
+                    span.rest.reviews = span.whole - reviews
+            if not reviews or days <= 1:
+                continue
+            if reviews >= days:
+                spans += [_Span(span.lo + timedelta(days=n), span.lo + timedelta(days=n + 1))
+                          for n in range(days - 1, -1, -1)]
+            else:
+                rest = _Span(span.lo + timedelta(days=days // 2), span.hi)
+                spans += [rest, _Span(span.lo, rest.lo, rest=rest, whole=reviews)]
+    await _save_dates_cursor(run, shop, spec, end, latest)
+
+
+async def _save_dates_cursor(run: _Run, shop: ShopRef, spec: ResourceSpec, end: date, latest: date | None) -> None:
+    """A dated resource's state after its window: up to `end` or the day after the latest available one
+    (a backfill, or a run that learnt no latest day, saves nothing)."""
+    if run.options.backfill or latest is None:
+        return
+
+    def save() -> None:
+        with run.warehouse.transaction():
+            write_cursor(run.warehouse, shop.shop_id, spec.name,
+                         Cursor(min(end, latest + timedelta(days=1)).isoformat(), latest), datetime.now(UTC))
+
+    await run.write(save)
 
 
 async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, request: Request,
-                        result: ResourceResult) -> date | None:
-    """Page through one request: archive each page, then load it; returns latest_available_date if any."""
+                        result: ResourceResult, answers: list[dict] | None = None) -> date | None:
+    """Page through one request: archive each page, then load it; returns latest_available_date if any.
+    Each page's `data` is appended to `answers` when given."""
     ep = ENDPOINTS[spec.endpoint]
     latest = None
     async for page in client.pages(spec.endpoint, shop.cipher, params=request.params, body=request.body,
-                                   page_size=run.options.page_size if ep.paging != "none" else None):
+                                   page_size=run.options.page_size if ep.paging != "none" else None,
+                                   path_params=request.path_params):
+        if answers is not None:
+            answers.append(page.data)
         if page.data.get("latest_available_date"):
             latest = date.fromisoformat(page.data["latest_available_date"])
         final = not page.next_page_token

@@ -165,16 +165,17 @@ class ApiClient(_Requests):
         self.close()
 
     def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
-                shop_cipher: str | None = None) -> dict:
+                shop_cipher: str | None = None, rate_key: str | None = None) -> dict:
         """Send one signed request and return its `data` object.
 
-        Transient failures are retried with backoff; an expired token is refreshed once.
+        Transient failures are retried with backoff; an expired token is refreshed once. `rate_key` is
+        what the rate limit counts (the endpoint's path template; default `path`).
         """
         query, content = self._prepare(path, params, body, shop_cipher)
         attempt, refreshed = 0, False
         while True:
             if self._limiter is not None:
-                self._limiter.acquire((shop_cipher or "", path), self._sleep)
+                self._limiter.acquire((shop_cipher or "", rate_key or path), self._sleep)
             self.requests += 1
             sent = self._token_sent()
             try:
@@ -197,14 +198,17 @@ class ApiClient(_Requests):
                 self._sleep(delay)
 
     def pages(self, name: str, shop_cipher: str | None = None, *, params: dict | None = None,
-              body: dict | None = None, page_size: int | None = None) -> Iterator[Page]:
-        """Every page of endpoint `name` (see `endpoints.ENDPOINTS`), following `next_page_token`."""
+              body: dict | None = None, page_size: int | None = None,
+              path_params: dict | None = None) -> Iterator[Page]:
+        """Every page of endpoint `name` (see `endpoints.ENDPOINTS`), following `next_page_token`;
+        `path_params` fill the path's `{name}` segments."""
         ep = endpoint(name)
+        path = ep.url(path_params)
         paginator = Paginator(ep, params, body, page_size)
         while not paginator.done:
             query, content = paginator.next_request()
-            data = self.request(ep.method, ep.path, params=query, body=content,
-                                shop_cipher=shop_cipher if ep.shop_scoped else None)
+            data = self.request(ep.method, path, params=query, body=content,
+                                shop_cipher=shop_cipher if ep.shop_scoped else None, rate_key=ep.path)
             items = paginator.update(data)
             yield Page(items=items, next_page_token=paginator.token, total_count=data.get("total_count"), data=data)
 
@@ -245,13 +249,13 @@ class AsyncApiClient(_Requests):
         await self.aclose()
 
     async def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
-                      shop_cipher: str | None = None) -> dict:
+                      shop_cipher: str | None = None, rate_key: str | None = None) -> dict:
         """As `ApiClient.request`, awaiting instead of blocking."""
         query, content = self._prepare(path, params, body, shop_cipher)
         attempt, refreshed = 0, False
         while True:
             if self._limiter is not None:
-                await self._limiter.acquire_async((shop_cipher or "", path))
+                await self._limiter.acquire_async((shop_cipher or "", rate_key or path))
             self.requests += 1
             sent = self._token_sent()
             try:
@@ -274,13 +278,15 @@ class AsyncApiClient(_Requests):
                 await asyncio.sleep(delay)
 
     async def pages(self, name: str, shop_cipher: str | None = None, *, params: dict | None = None,
-                    body: dict | None = None, page_size: int | None = None) -> AsyncIterator[Page]:
+                    body: dict | None = None, page_size: int | None = None,
+                    path_params: dict | None = None) -> AsyncIterator[Page]:
         ep = endpoint(name)
+        path = ep.url(path_params)
         paginator = Paginator(ep, params, body, page_size)
         while not paginator.done:
             query, content = paginator.next_request()
-            data = await self.request(ep.method, ep.path, params=query, body=content,
-                                      shop_cipher=shop_cipher if ep.shop_scoped else None)
+            data = await self.request(ep.method, path, params=query, body=content,
+                                      shop_cipher=shop_cipher if ep.shop_scoped else None, rate_key=ep.path)
             items = paginator.update(data)
             yield Page(items=items, next_page_token=paginator.token, total_count=data.get("total_count"), data=data)
 

@@ -3,12 +3,15 @@
 A paginator is a small state machine: it gives the next request's (query, body), takes the page's
 `data`, and is done when `next_page_token` comes back empty. The token is opaque and never parsed.
 Most search endpoints take `page_size`/`page_token` in the query; promotion search takes them in
-the JSON body.
+the JSON body. A path may hold `{name}` segments (one product's analytics): `Endpoint.url()` fills
+them in, each quoted as one segment; `path` itself stays the template the API documents and limits by.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from shoplens.errors import ConfigError
 
@@ -27,6 +30,22 @@ class Endpoint:
     params: dict = field(default_factory=dict)
     #: the OAuth scope the sandbox requires (real scopes are granted per app in Partner Center)
     scope: str = ""
+
+    @property
+    def path_names(self) -> tuple[str, ...]:
+        """The `{name}` segments of the path, in order."""
+        return tuple(re.findall(r"\{(\w+)\}", self.path))
+
+    def url(self, path_params: dict | None = None) -> str:
+        """The concrete path: every `{name}` segment filled in from `path_params`, quoted as one segment."""
+        given = {k: str(v) for k, v in (path_params or {}).items()}
+        missing = [n for n in self.path_names if not given.get(n)]
+        unknown = sorted(set(given) - set(self.path_names))
+        if missing or unknown:
+            raise ConfigError(f"endpoint {self.name} ({self.path}) needs path parameter(s) "
+                              f"{', '.join(self.path_names) or 'none'}; missing {', '.join(missing) or 'none'}, "
+                              f"unknown {', '.join(unknown) or 'none'}")
+        return re.sub(r"\{(\w+)\}", lambda m: quote(given[m.group(1)], safe=""), self.path)
 
 
 _UPDATED_ASC = {"sort_field": "update_time", "sort_order": "ASC"}
@@ -62,6 +81,9 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
              scope="seller.logistics"),
     Endpoint("service_performance", "GET", "/customer_service/202407/performance", None, paging="none",
              scope="seller.customer_service"),
+    # one product's analytics; shoplens reads its `ratings` (reviews by stars over the date range)
+    Endpoint("product_performance_detail", "GET", "/analytics/202509/shop_products/{product_id}/performance", None,
+             paging="none", params={"granularity": "ALL"}, scope="data.shop_analytics.public.read"),
 )}
 
 

@@ -854,3 +854,23 @@ MIGRATIONS.append((9, "derived operations facts: dispatch, backlog, stock and li
         currency       VARCHAR NOT NULL
     );
 """))
+
+#: Product ratings (#15): the reviews TikTok counts on each shop-local day for each product, by stars, from
+#: the product performance API's `ratings` (a day asked as the range [day, day + 1)). A row exists only for
+#: a day with reviews; a day read again without any (a review deleted since) loses its row.
+MIGRATIONS.append((21, "product ratings per shop-local day: reviews by stars", """
+    CREATE TABLE product_ratings_daily (
+        shop_id     VARCHAR NOT NULL,
+        product_id  VARCHAR NOT NULL,
+        date        DATE NOT NULL,
+        stars_1     INTEGER NOT NULL,
+        stars_2     INTEGER NOT NULL,
+        stars_3     INTEGER NOT NULL,
+        stars_4     INTEGER NOT NULL,
+        stars_5     INTEGER NOT NULL,
+        synced_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (shop_id, product_id, date)
+    );
+"""))
+SYNCED_TABLES["product_ratings_daily"] = ("shop_id", "product_id", "date")
+TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES | IMPORTED_TABLES
