@@ -38,6 +38,8 @@ app.add_typer(links_app, name="links")
 from shoplens.imports.cli import import_command, reconcile_command  # noqa: E402
 app.command("import")(import_command)
 app.command("reconcile")(reconcile_command)
+from shoplens.alerts.cli import alerts_app  # noqa: E402
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 err = Console(stderr=True)
 
@@ -200,7 +202,9 @@ def sync_command(ctx: typer.Context,
                  history_days: int = typer.Option(90, help="Days of analytics a first sync reads."),
                  full_refresh: bool = typer.Option(False, help="Ignore saved state and read everything again."),
                  replay_archive: bool = typer.Option(False, "--replay", help="Rebuild the warehouse from the raw "
-                                                                            "archive alone, with no API calls.")) -> None:
+                                                                            "archive alone, with no API calls."),
+                 alerts: bool = typer.Option(False, "--alerts", help="Then check alerts.toml's rules "
+                                                                     "(`shoplens alerts check`).")) -> None:
     """Sync every authorized shop into the warehouse (incremental), or backfill, or replay."""
     if ctx.invoked_subcommand is not None:
         return
@@ -220,6 +224,9 @@ def sync_command(ctx: typer.Context,
     rows = sum(r.rows for r in summary.results)
     console.print(f"synced {rows} rows in {summary.requests} requests into {settings.warehouse_path}"
                   + (f"; {len(failed)} resource(s) failed" if failed else ""))
+    if alerts:  # also after a failed resource: a failing sync is what the sync_stale rule reports
+        from shoplens.alerts.cli import run_check
+        run_check(settings.home)
     raise_if_failed(summary)
 
 
