@@ -40,6 +40,8 @@ app.command("import")(import_command)
 app.command("reconcile")(reconcile_command)
 from shoplens.alerts.cli import alerts_app  # noqa: E402
 app.add_typer(alerts_app, name="alerts")
+from shoplens.webhooks.cli import webhooks_app  # noqa: E402
+app.add_typer(webhooks_app, name="webhooks")
 console = Console()
 err = Console(stderr=True)
 

@@ -268,10 +268,11 @@ def cancellations_search(sandbox, query: dict, body: dict, shop) -> dict:
                     items_key="cancellations")
 
 
-def product_json(product, currency: str) -> dict:
+def product_json(product, currency: str, changed: tuple[str, int] | None = None) -> dict:
+    status, updated = changed or ("ACTIVATE", product.create_time)
     return {
-        "id": product.id, "title": product.title, "status": "ACTIVATE", "create_time": product.create_time,
-        "update_time": product.create_time, "sales_regions": [],
+        "id": product.id, "title": product.title, "status": status, "create_time": product.create_time,
+        "update_time": updated, "sales_regions": [],
         "skus": [{"id": sku.id, "seller_sku": sku.seller_sku,
                   "price": {"currency": currency, "sale_price": money(sku.price), "tax_exclusive_price": money(sku.price)},
                   "inventory": [{"warehouse_id": "7000000000000000001", "quantity": 500}]} for sku in product.skus],
@@ -280,7 +281,9 @@ def product_json(product, currency: str) -> dict:
 
 def products_search(sandbox, query: dict, body: dict, shop) -> dict:
     currency = shop.region.currency
-    rows = [Row(p.create_time, p.create_time, p.id, lambda p=p: product_json(p, currency))
+    changed = {i: c for i, c in sandbox.product_status.items() if c[1] <= sandbox.now()}
+    rows = [Row(p.create_time, changed.get(p.id, (None, p.create_time))[1], p.id,
+                lambda p=p: product_json(p, currency, changed.get(p.id)))
             for p in sandbox.business.products[shop.id]]
     # this search filters with *_le (inclusive); translate to the shared start-closed/end-open filter
     window = {k: v for k, v in body.items() if k.endswith("_ge")}

@@ -1,0 +1,290 @@
+"""What happens to accepted notifications, off the request path, on the worker's own thread.
+
+The worker reads the notification log from where it last stopped (`webhook_log_files` in the
+warehouse), waits `coalesce` seconds after being woken so that a burst becomes one batch, and then:
+- order, cancellation, return, package and address events: one targeted incremental sync of the
+  shops and resources they touch (`shoplens.sync.run_sync` with shop and resource selection, under the
+  sync lock), however many events each shop had: coalesced;
+- product status and audit events: a row in `product_status_history` and the product's status, when
+  that table exists (the operations metrics, issue #15, add it); until then the event is recorded and
+  the shop's products are synced again (`record_product_event`, the one seam to change);
+- deauthorization: the shop's authorization record marked revoked; upcoming expiry: its expiry date
+  (`shop_authorizations`), then the built-in alerts (`authorization`, `listing`) are checked;
+- every notification, with what was done about it, into `webhook_notifications`, and the log offsets
+  into `webhook_log_files`: in the same working copy and publish as the sync, so a crash anywhere
+  means the batch is read again and converges (a notification already recorded is skipped).
+A sync that finds the lock taken (a scheduled `shoplens sync`) is tried again a moment later.
+
+Cost today: each batch is a sync of the touched resources, then a full fact refresh and a copy of the
+whole warehouse to publish (docs/performance.md, "webhooks").
+
+Must never: run on the request path, or lose a notification it has not recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from shoplens.config import Settings, warehouse_path
+from shoplens.errors import ShoplensError, SyncError
+from shoplens.journal import iter_chunks
+from shoplens.warehouse import Warehouse
+from shoplens.warehouse.reference import workspace_writer
+from shoplens.webhooks.events import (DEAUTHORIZATION, PRODUCT_TYPES, SYNC_RESOURCES, UPCOMING_EXPIRY, Notification,
+                                      parse)
+from shoplens.webhooks.receiver import PREFIX, is_notification
+
+log = logging.getLogger("shoplens.webhooks")
+#: the table the operations metrics (issue #15) keep product statuses in; written when it exists
+STATUS_HISTORY = "product_status_history"
+
+
+@dataclass
+class Batch:
+    """One pass of the worker: what it read, did and published."""
+
+    notifications: int = 0
+    recorded: int = 0
+    shops: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    sync_errors: list[str] = field(default_factory=list)
+    started: float = 0.0
+    published: float = 0.0
+
+
+@dataclass
+class _Plan:
+    rows: list[list] = field(default_factory=list)
+    shops: dict[str, set[str]] = field(default_factory=dict)
+    revoked: list[tuple[str, str]] = field(default_factory=list)
+    expiring: list[tuple[str, int]] = field(default_factory=list)
+    products: list[tuple[str, str, str, int]] = field(default_factory=list)
+    alert_kinds: set[str] = field(default_factory=set)
+
+
+class Worker:
+    """Reads the notification log and acts on it; `start()`, `wake()` (after each logged notification),
+    `stop()`. `authorizations` and `transport` are the sync's seams (tests and benches)."""
+
+    def __init__(self, settings: Settings, directory: Path, *, coalesce: float = 2.0, alerts: bool = False,
+                 authorizations=None, transport: httpx.AsyncBaseTransport | None = None,
+                 client_options: dict | None = None, say: Callable[[str], None] = lambda line: None,
+                 retry_pause: float = 1.0) -> None:
+        self.settings, self.home, self.directory = settings, settings.home, Path(directory)
+        self.coalesce, self.alerts, self.retry_pause = coalesce, alerts, retry_pause
+        self._authorizations, self._transport, self._client_options = authorizations, transport, client_options
+        self._say = say
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+        self.offsets: dict[str, int] = {}
+        self.batches: list[Batch] = []
+        self.idle = threading.Event()
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> Worker:
+        self.offsets = self._saved_offsets()
+        self._thread = threading.Thread(target=self._loop, name="shoplens-webhook-worker", daemon=True)
+        self._thread.start()
+        self.wake()  # whatever the log holds beyond the saved offsets (a crash, a restart)
+        return self
+
+    def wake(self) -> None:
+        self.idle.clear()
+        self._wake.set()
+
+    def stop(self, timeout: float = 120) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _saved_offsets(self) -> dict[str, int]:
+        if not warehouse_path(self.home).exists():
+            return {}
+        with Warehouse(warehouse_path(self.home), read_only=True) as warehouse:
+            return dict(warehouse.rows("SELECT file, loaded_bytes FROM webhook_log_files"))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._wake.wait(timeout=5.0):
+                self.idle.set()
+                continue
+            if self._stop.wait(self.coalesce):  # a burst within `coalesce` seconds becomes one batch
+                break
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception as exc:  # keep serving; the batch is read again on the next wake
+                log.error("webhook batch failed: %s", exc)
+                self._say(f"batch failed ({type(exc).__name__}: {exc}); it is read again on the next notification")
+                self._stop.wait(self.retry_pause)
+                self._wake.set()
+            if not self._wake.is_set():
+                self.idle.set()
+
+    # --- one batch ---------------------------------------------------------------------------------------
+    def run_once(self) -> Batch | None:
+        """Read what the log gained since the offsets, act on it and publish; None when there was nothing."""
+        chunks = list(iter_chunks(self.directory, PREFIX, self.offsets, valid=is_notification))
+        records = [r for chunk in chunks for r in chunk.records]
+        offsets = dict(self.offsets) | {chunk.file: chunk.end for chunk in chunks}
+        if not records and offsets == self.offsets:
+            return None
+        batch = Batch(notifications=len(records), started=time.time())
+        plan = self._plan(records)
+        batch.shops = sorted(plan.shops)
+        batch.resources = sorted({r for resources in plan.shops.values() for r in resources})
+
+        def record(warehouse: Warehouse, summary=None) -> None:
+            errors = {} if summary is None else {(r.shop_id, r.resource): r.error for r in summary.results if r.error}
+            batch.sync_errors = [f"shop {s} {r}: {e}" for (s, r), e in errors.items()]
+            batch.recorded = self._record(warehouse, plan, offsets, errors)
+
+        while True:
+            try:
+                if plan.shops:
+                    from shoplens.sync import SyncOptions, run_sync
+
+                    resources = sorted({r for rs in plan.shops.values() for r in rs})
+                    run_sync(self.settings, authorizations=self._authorizations, transport=self._transport,
+                             client_options=self._client_options, before_publish=record,
+                             options=SyncOptions(shops=sorted(plan.shops), resources=resources))
+                else:
+                    with workspace_writer(self.home, refresh_facts=False) as warehouse:
+                        record(warehouse)
+                break
+            except SyncError as exc:
+                if "another sync is running" not in str(exc) or self._stop.is_set():
+                    raise
+                time.sleep(self.retry_pause)  # a scheduled sync holds the lock: this batch goes after it
+        batch.published = time.time()
+        self.offsets = offsets
+        self.batches.append(batch)
+        self._say(f"{batch.notifications} notification(s): "
+                  + (f"synced {', '.join(batch.resources)} of {len(batch.shops)} shop(s); " if batch.shops else "")
+                  + f"published in {batch.published - batch.started:.1f} s"
+                  + (f"; sync errors: {'; '.join(batch.sync_errors)}" if batch.sync_errors else ""))
+        self._check_alerts(plan)
+        return batch
+
+    def _plan(self, records: list[dict]) -> _Plan:
+        plan = _Plan()
+        known, revoked, done = set(), set(), set()
+        if warehouse_path(self.home).exists():
+            with Warehouse(warehouse_path(self.home), read_only=True) as warehouse:
+                known = {r[0] for r in warehouse.rows("SELECT shop_id FROM shops")}
+                revoked = {r[0] for r in warehouse.rows("SELECT shop_id FROM shop_authorizations WHERE revoked")}
+                ids = [r["notification_id"] for r in records]
+                done = {r[0] for r in warehouse.rows("SELECT notification_id FROM webhook_notifications WHERE "
+                                                     "list_contains(?, notification_id)", [ids])}
+        history = _has_table(self.home, STATUS_HISTORY)
+        seen = set()
+        for record in records:
+            nid = record["notification_id"]
+            if nid in done or nid in seen:
+                continue
+            seen.add(nid)
+            try:
+                n = parse(record["body"])
+            except ValueError as exc:  # verified on arrival, so only a damaged line: recorded, never retried
+                plan.rows.append([nid, -1, "UNREADABLE", None, None, record["received_at"], f"ignored: {exc}", "{}"])
+                continue
+            action = self._action(n, known, revoked, history, plan)
+            plan.rows.append([n.id, n.type, n.event, n.shop_id,
+                              datetime.fromtimestamp(n.timestamp, UTC) if n.timestamp else None,
+                              record["received_at"], action, json.dumps(n.data, ensure_ascii=False)])
+        return plan
+
+    def _action(self, n: Notification, known: set, revoked: set, history: bool, plan: _Plan) -> str:
+        if n.type == DEAUTHORIZATION and n.shop_id:
+            plan.revoked.append((n.shop_id, str(n.data.get("message") or "the seller deauthorized the app")))
+            plan.alert_kinds.add("authorization")
+            return "authorization revoked"
+        if n.type == UPCOMING_EXPIRY and n.shop_id and isinstance(n.data.get("expiration_time"), int):
+            plan.expiring.append((n.shop_id, n.data["expiration_time"]))
+            plan.alert_kinds.add("authorization")
+            return f"authorization expires {datetime.fromtimestamp(n.data['expiration_time'], UTC):%Y-%m-%d %H:%M} UTC"
+        if n.type not in SYNC_RESOURCES and n.type not in PRODUCT_TYPES:
+            return f"ignored: shoplens does not use {n.event}"
+        if n.shop_id not in known:
+            return f"ignored: shop {n.shop_id} is not synced in this workspace"
+        if n.shop_id in revoked:
+            return "ignored: the shop's authorization is revoked"
+        if n.type in PRODUCT_TYPES:
+            plan.alert_kinds.add("listing")
+            product, status = str(n.data.get("product_id") or ""), n.data.get("status") or n.data.get("audit_status")
+            if history and product and isinstance(status, str):
+                plan.products.append((n.shop_id, product, status, int(n.data.get("update_time") or n.timestamp or 0)))
+                return f"product {product} status {status}"
+            plan.shops.setdefault(n.shop_id, set()).add("products")
+            return "sync products"
+        resources = SYNC_RESOURCES[n.type]
+        plan.shops.setdefault(n.shop_id, set()).update(resources)
+        return f"sync {', '.join(resources)}"
+
+    def _record(self, warehouse: Warehouse, plan: _Plan, offsets: dict[str, int], errors: dict) -> int:
+        from shoplens.quality import record_revoked
+
+        now = datetime.now(UTC)
+        with warehouse.transaction() as con:
+            for row in plan.rows:
+                failed = [e for (shop, _), e in errors.items() if shop == row[3]] if row[6].startswith("sync") else []
+                action = row[6] + (" (the sync failed; the next one reads it)" if failed else "")
+                con.execute("INSERT INTO webhook_notifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT (notification_id) DO NOTHING", [*row[:6], now, action, row[7]])
+            for name, end in offsets.items():
+                con.execute("INSERT OR REPLACE INTO webhook_log_files VALUES (?, ?, ?)", [name, end, now])
+            for shop_id, reason in plan.revoked:
+                record_revoked(warehouse, [shop_id], reason=f"TikTok: {reason}", now=now)
+            for shop_id, expires in plan.expiring:
+                con.execute("INSERT INTO shop_authorizations (shop_id, refresh_expires_at, updated_at) VALUES (?, ?, ?) "
+                            "ON CONFLICT (shop_id) DO UPDATE SET refresh_expires_at = excluded.refresh_expires_at, "
+                            "updated_at = excluded.updated_at", [shop_id, datetime.fromtimestamp(expires, UTC), now])
+            for shop_id, product, status, changed in plan.products:
+                record_product_event(warehouse, shop_id, product, status, changed, now)
+        return len(plan.rows)
+
+    def _check_alerts(self, plan: _Plan) -> None:
+        from shoplens.alerts.rules import alerts_path
+
+        kinds = set(plan.alert_kinds)
+        if self.alerts and plan.shops:
+            kinds = None  # every rule: the synced figures moved
+        if kinds is not None and not kinds or not alerts_path(self.home).exists():
+            return
+        from shoplens.alerts.check import check_alerts
+
+        try:
+            result = check_alerts(self.home, kinds=None if kinds is None else tuple(kinds))
+        except ShoplensError as exc:
+            self._say(f"alerts not checked: {exc}")
+            return
+        for (rule, subject), kind in result.events.items():
+            self._say(f"alert {rule} {subject}: {kind}")
+
+
+def record_product_event(warehouse: Warehouse, shop_id: str, product_id: str, status: str, changed: int,
+                         now: datetime) -> None:
+    """A product status or audit change into `product_status_history` (operations, issue #15) and the
+    product's current status. The seam: only called when that table exists."""
+    at = datetime.fromtimestamp(changed, UTC) if changed else now
+    warehouse.con.execute(f"INSERT INTO {STATUS_HISTORY} BY NAME SELECT ? AS shop_id, ? AS product_id, "
+                          "? AS status, ? AS changed_at, 'webhook' AS source", [shop_id, product_id, status, at])
+    warehouse.con.execute("UPDATE products SET status = ?, update_time = greatest(update_time, ?) "
+                          "WHERE product_id = ?", [status, at, product_id])
+
+
+def _has_table(home: Path, table: str) -> bool:
+    if not warehouse_path(home).exists():
+        return False
+    with Warehouse(warehouse_path(home), read_only=True) as warehouse:
+        return bool(warehouse.rows("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table])[0][0])
