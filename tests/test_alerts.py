@@ -141,6 +141,18 @@ channels = ["ops"]
     assert done.returncode == 1 and "no alerts file at" in done.stderr and "docs/alerts.md" in done.stderr
 
 
+def test_the_documented_alerts_files_are_valid(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    for doc, section in ((root / "docs" / "alerts.md", "## A complete `alerts.toml`"),
+                         (root / "README.md", "**Add a rule and a channel in five minutes:**")):
+        text = doc.read_text(encoding="utf-8").split(section, 1)[1]
+        blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+        path = tmp_path / "alerts.toml"
+        path.write_text("\n".join(b.replace("\n   ", "\n") for b in blocks[:1 if "complete" in section else 2]))
+        config = load_config(path)
+        assert config.rules and all(rule.channels for rule in config.rules), doc
+
+
 @pytest.mark.parametrize("name, today, days, previous", [
     ("yesterday", date(2026, 11, 16), (date(2026, 11, 15), date(2026, 11, 15)), (date(2026, 11, 14),) * 2),
     ("today", date(2026, 11, 16), (date(2026, 11, 16),) * 2, (date(2026, 11, 15),) * 2),
