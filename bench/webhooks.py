@@ -162,44 +162,79 @@ class Freshness:
             return [self.seen[k] - item[3] for k, item in self.pending.items() if k in self.seen]
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection: `post()` sends a request and reads the whole answer (raw
+    streams, as bench/links.py: httpx's pool slows down badly with thousands of requests waiting)."""
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.reader = self.writer = None
+
+    async def open(self) -> Connection:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def post(self, body: bytes, headers: dict) -> int:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+                          f"{head}\r\n".encode() + body)
+        answer = await self.reader.readuntil(b"\r\n\r\n")
+        for line in answer.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:" and int(line[15:]):
+                await self.reader.readexactly(int(line[15:]))
+        return int(answer[9:12])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def push_all(pusher: WebhookPusher, due: list[tuple[int, dict]], url: str, rate: float,
                    fresh: Freshness) -> tuple[list[float], list[str], int, float]:
-    """Push `due` at `rate` per second (open loop, 32 connections); returns answer times (from when each
-    was due), the acknowledged ids, failures, and the seconds it took."""
+    """Push `due` at `rate` per second (open loop over 32 keep-alive connections); returns the answer
+    times (from when each was due), the acknowledged ids, failures, and the seconds it took."""
+    address = httpx.URL(url)
+    idle: asyncio.Queue = asyncio.Queue()
+    for _ in range(32):
+        idle.put_nowait(await Connection(address.host, address.port, address.path).open())
     answers: list[float] = []
     acknowledged: list[str] = []
     failures = 0
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        started = time.perf_counter()
-        wall = time.time()
+    started = time.perf_counter()
+    wall = time.time()
 
-        async def one(index: int, at: int, notification: dict) -> None:
-            nonlocal failures
-            due_at = started + index / rate
-            body, headers = pusher.encode(notification)
-            try:
-                answer = await http.post(url, content=body, headers=headers)
-            except httpx.HTTPError:
-                failures += 1
-                return
+    async def one(index: int, notification: dict) -> None:
+        nonlocal failures
+        due_at = started + index / rate
+        body, headers = pusher.encode(notification)
+        connection = await idle.get()
+        try:
+            status = await connection.post(body, headers)
+        except (OSError, asyncio.IncompleteReadError):
+            failures += 1
+            connection = await Connection(address.host, address.port, address.path).open()
+        else:
             answers.append(time.perf_counter() - due_at)
-            if answer.status_code == 200:
+            if status == 200:
                 acknowledged.append(notification["tts_notification_id"])
             else:
                 failures += 1
+        idle.put_nowait(connection)
 
-        tasks = []
-        for index, (at, notification) in enumerate(due):
-            delay = started + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if at >= pusher.clock:  # the API shows the change from now on
-                pusher.pushed_until, pusher.clock = at, at + 1
-            fresh.expect(notification, wall + index / rate)
-            tasks.append(asyncio.create_task(one(index, at, notification)))
-        await asyncio.gather(*tasks)
-        return answers, acknowledged, failures, time.perf_counter() - started
+    tasks = []
+    for index, (at, notification) in enumerate(due):
+        delay = started + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if at >= pusher.clock:  # the API shows the change from now on
+            pusher.pushed_until, pusher.clock = at, at + 1
+        fresh.expect(notification, wall + index / rate)
+        tasks.append(asyncio.create_task(one(index, notification)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    while not idle.empty():
+        idle.get_nowait().close()
+    return answers, acknowledged, failures, elapsed
 
 
 def main() -> None:
@@ -251,6 +286,10 @@ def main() -> None:
         scheduled_sync = time.perf_counter() - began
         pusher.close()
     lost = len(set(acknowledged) - recorded)
+    phases = [line.split("(API ")[1].rstrip(")").replace(" s", "").split(", facts and publish ")
+              for line in receiver.lines if "(API " in line]
+    api = [float(a) for a, _ in phases]
+    publish = [float(b) for _, b in phases]
     latencies = fresh.latencies()
     result = {
         "events": len(due), "acknowledged": len(acknowledged), "lost": lost, "failures": failures,
@@ -261,6 +300,8 @@ def main() -> None:
         "fresh_max_s": round(max(latencies, default=0), 2), "changes_checked": len(fresh.pending),
         "changes_seen": len(latencies), "syncs": batches,
         "notifications_per_sync": round(len(recorded) / batches, 1) if batches else 0,
+        "batch_api_s_mean": round(statistics.mean(api), 2) if api else 0,
+        "batch_facts_publish_s_mean": round(statistics.mean(publish), 2) if publish else 0,
         "publishes_seen": fresh.publishes, "warehouse_mb": round(size_mb, 1), "first_sync_s": round(first_sync, 1),
         "scheduled_sync_s": round(scheduled_sync, 2), "rate": args.rate, "seconds": args.seconds,
         "shops": args.shops, "business_days_pushed": round((due[-1][0] - start) / 86_400, 1) if due else 0,
@@ -300,6 +341,8 @@ def write_doc(r: dict) -> None:
         f"every 15 min: 7.5 min + {r['scheduled_sync_s']} s on average, 15 min + {r['scheduled_sync_s']} s at worst |",
         f"| syncs (worker batches) / notifications per sync | {r['syncs']} / {r['notifications_per_sync']} | "
         f"1 sync of every shop and resource: {r['scheduled_sync_s']} s |",
+        f"| one batch, mean: the targeted sync's API part / fact refresh and publish | {r['batch_api_s_mean']} s / "
+        f"{r['batch_facts_publish_s_mean']} s | |",
     ]
     update_section("webhooks", intro, table)
 

@@ -488,3 +488,42 @@ channels = ["hook"]
     assert done.returncode == 0, done.stderr
     assert "synced " in done.stdout and "1 checked, 0 firing" in done.stdout
     assert gate.app_secret not in done.stdout + done.stderr
+
+
+def test_target_attainment_pro_rated_per_owner(home):
+    shops = shop_ids(home)
+    (home / "targets.toml").write_text(f"""
+[[target]]
+shop = "{shops[1]}"
+owner = "Mia <script>"
+role = "live_host"
+metric = "gmv"
+weekly = 100000
+
+[[target]]
+shop = "{shops[1]}"
+owner = "Ken"
+role = "operations"
+metric = "gmv"
+weekly = 1
+""", encoding="utf-8")
+    receiver = ChatReceiver()
+    with receiver.serve() as server:
+        write_private_json(home / ".shoplens" / "credentials.json", {"channels": {"hook": {"url": f"{server.url}/webhook"}}})
+        write_alerts(home, """
+[channel.hook]
+kind = "webhook"
+[[rule]]
+id = "gmv-target"
+metric = "gmv"
+target_below = 0.8
+window = "last_3_days"
+channels = ["hook"]
+language = "zh"
+""")
+        result = check_alerts(home, now=NOW)  # 2026-11-13 to 2026-11-15: 3 of the week's 7 days
+    states = {f.subject: (f.state, f.facts.get("target_days")) for f in result.findings}
+    assert states == {f"{shops[1]}/Mia <script>": ("firing", 3), f"{shops[1]}/Ken": ("ok", 3)}
+    body = receiver.of("webhook")[0].body
+    assert body["subject"] == f"{shops[1]}/Mia <script>" and "目标达成率低于 80%" in body["title"]
+    assert "Mia <script> (主播)" in body["text"] and "GBP 42,857.14" in body["text"]  # 100,000 × 3 / 7

@@ -6,7 +6,6 @@ a product taken down and a deauthorization reaching their records and the built-
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from chatservers import ChatReceiver
+from killing import burst_until_killed
 from shoplens.aio import run_coroutine
 from shoplens.config import warehouse_path, write_private_json
 from shoplens.demo import authorize_with_sandbox, sandbox_settings, sync_from_sandbox
@@ -126,28 +126,16 @@ def start_receiver(home: Path) -> tuple[subprocess.Popen, str]:
 
 async def burst(url: str, process: subprocess.Popen, kill_after: int) -> tuple[list[str], int]:
     """32 clients posting new signed notifications until the receiver dies (SIGKILL after `kill_after` 200s)."""
-    acknowledged: list[str] = []
-    failures = 0
     counter = iter(range(10**9))
 
-    async def client(n: int) -> None:
-        nonlocal failures
-        async with httpx.AsyncClient(timeout=10) as http:
-            while True:
-                nid = f"k{n}-{next(counter)}"
-                body, headers = signed(note(nid, kind=13, **{"conversation_id": nid}))
-                try:
-                    answer = await http.post(url, content=body, headers=headers)
-                except httpx.TransportError:
-                    failures += 1
-                    return
-                assert answer.status_code == 200
-                acknowledged.append(nid)
-                if len(acknowledged) >= kill_after and process.poll() is None:
-                    process.send_signal(signal.SIGKILL)
+    async def push(http: httpx.AsyncClient, n: int) -> str:
+        nid = f"k{n}-{next(counter)}"
+        body, headers = signed(note(nid, kind=13, **{"conversation_id": nid}))
+        answer = await http.post(url, content=body, headers=headers)
+        assert answer.status_code == 200
+        return nid
 
-    await asyncio.gather(*(client(n) for n in range(32)))
-    return acknowledged, failures
+    return await burst_until_killed(process, kill_after, push)
 
 
 def test_sigkill_under_load_loses_no_acknowledged_notification(tmp_path):

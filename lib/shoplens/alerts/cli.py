@@ -54,13 +54,19 @@ def run_check(home: Path, *, now: datetime | None = None, rule_ids: list[str] | 
     from shoplens.alerts.check import check_alerts
 
     result = check_alerts(home, now=now, rule_ids=rule_ids or None, dry_run=dry_run)
-    rows = []
+    rows, unknown = [], []
     for f in result.findings:
+        who = f.shop_name or f.subject
+        if "owner" in f.facts:
+            who = f"{who} / {f.facts['owner']}"
         event = result.events.get((f.rule.id, f.subject), "")
-        rows.append([f.rule.id, f.shop_name or f.subject, f.subject if "/" in f.subject else (f.shop_id or ""),
-                     f.state, f.shown or "–", f.limit_shown or "–", event or ("(dry run)" if dry_run else ""),
-                     f.reason or ""])
-    _table(["rule", "shop", "subject", "state", "figure", "threshold", "sent", "why unknown"], rows, False)
+        rows.append([f.rule.id, who, f.state, f.shown or "–", f.limit_shown or "–", event])
+        if f.reason:
+            unknown.append(f"{f.rule.id} · {who}: {f.reason}")
+    _table(["rule", "shop", "state", "figure", "threshold", "message" if not dry_run else "message (dry run: none)"],
+           rows, False)
+    for line in unknown:
+        _say(f"unknown: {line}", "dim")
     for d in result.deliveries:
         if d.status == "sent":
             _say(f"sent {d.kind} {d.rule_id} {d.subject} to {d.channel}")

@@ -184,6 +184,8 @@ def _figure(finding: Finding, lang: str) -> str:
         return word("last_sync_age", lang, age=finding.shown)
     if kind == "listing":
         return word("listing_count", lang, count=finding.shown)
+    if "day" in finding.facts:  # an anomaly: the figure of the day flagged
+        return f"{finding.shown} ({finding.facts['day']})" if lang == "en" else f"{finding.shown}（{finding.facts['day']}）"
     return finding.shown or "–"
 
 

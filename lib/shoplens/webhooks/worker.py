@@ -58,6 +58,8 @@ class Batch:
     resources: list[str] = field(default_factory=list)
     sync_errors: list[str] = field(default_factory=list)
     started: float = 0.0
+    #: when the sync's API part was done (then the facts are refreshed and the warehouse copied)
+    synced: float = 0.0
     published: float = 0.0
 
 
@@ -145,6 +147,7 @@ class Worker:
         batch.resources = sorted({r for resources in plan.shops.values() for r in resources})
 
         def record(warehouse: Warehouse, summary=None) -> None:
+            batch.synced = time.time()
             errors = {} if summary is None else {(r.shop_id, r.resource): r.error for r in summary.results if r.error}
             batch.sync_errors = [f"shop {s} {r}: {e}" for (s, r), e in errors.items()]
             batch.recorded = self._record(warehouse, plan, offsets, errors)
@@ -171,7 +174,8 @@ class Worker:
         self.batches.append(batch)
         self._say(f"{batch.notifications} notification(s): "
                   + (f"synced {', '.join(batch.resources)} of {len(batch.shops)} shop(s); " if batch.shops else "")
-                  + f"published in {batch.published - batch.started:.1f} s"
+                  + f"published in {batch.published - batch.started:.1f} s (API {batch.synced - batch.started:.1f} s, "
+                    f"facts and publish {batch.published - batch.synced:.1f} s)"
                   + (f"; sync errors: {'; '.join(batch.sync_errors)}" if batch.sync_errors else ""))
         self._check_alerts(plan)
         return batch
