@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 from shoplens.config import Settings, warehouse_path
 from shoplens.errors import ShoplensError, SyncError
@@ -58,8 +59,10 @@ class Batch:
     resources: list[str] = field(default_factory=list)
     sync_errors: list[str] = field(default_factory=list)
     started: float = 0.0
-    #: when the sync's API part was done (then the facts are refreshed and the warehouse copied)
+    #: when the sync's API part was done, when the notifications were recorded (then the facts are
+    #: refreshed and the warehouse copied), when it was published
     synced: float = 0.0
+    recorded_at: float = 0.0
     published: float = 0.0
 
 
@@ -151,6 +154,7 @@ class Worker:
             errors = {} if summary is None else {(r.shop_id, r.resource): r.error for r in summary.results if r.error}
             batch.sync_errors = [f"shop {s} {r}: {e}" for (s, r), e in errors.items()]
             batch.recorded = self._record(warehouse, plan, offsets, errors)
+            batch.recorded_at = time.time()
 
         while True:
             try:
@@ -163,6 +167,7 @@ class Worker:
                              options=SyncOptions(shops=sorted(plan.shops), resources=resources))
                 else:
                     with workspace_writer(self.home, refresh_facts=False) as warehouse:
+                        batch.started = time.time()  # no API part: the lock is taken
                         record(warehouse)
                 break
             except SyncError as exc:
@@ -175,7 +180,8 @@ class Worker:
         self._say(f"{batch.notifications} notification(s): "
                   + (f"synced {', '.join(batch.resources)} of {len(batch.shops)} shop(s); " if batch.shops else "")
                   + f"published in {batch.published - batch.started:.1f} s (API {batch.synced - batch.started:.1f} s, "
-                    f"facts and publish {batch.published - batch.synced:.1f} s)"
+                    f"record {batch.recorded_at - batch.synced:.1f} s, facts and publish "
+                    f"{batch.published - batch.recorded_at:.1f} s)"
                   + (f"; sync errors: {'; '.join(batch.sync_errors)}" if batch.sync_errors else ""))
         self._check_alerts(plan)
         return batch
@@ -239,12 +245,21 @@ class Worker:
         from shoplens.quality import record_revoked
 
         now = datetime.now(UTC)
+        failed_shops = {shop for shop, _ in errors}
+        frame = pd.DataFrame([[*row[:6], now, row[6] + (" (the sync failed; the next one reads it)"
+                                                        if row[6].startswith("sync") and row[3] in failed_shops else ""),
+                               row[7]] for row in plan.rows],
+                             columns=["notification_id", "type", "event", "shop_id", "sent_at", "received_at",
+                                      "processed_at", "action", "data"])
         with warehouse.transaction() as con:
-            for row in plan.rows:
-                failed = [e for (shop, _), e in errors.items() if shop == row[3]] if row[6].startswith("sync") else []
-                action = row[6] + (" (the sync failed; the next one reads it)" if failed else "")
-                con.execute("INSERT INTO webhook_notifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT (notification_id) DO NOTHING", [*row[:6], now, action, row[7]])
+            if len(frame):  # one statement for the batch: thousands of notifications in a burst
+                con.register("batch_notifications", frame)
+                try:
+                    con.execute("INSERT INTO webhook_notifications SELECT notification_id, type, event, shop_id, "
+                                "sent_at, CAST(received_at AS TIMESTAMPTZ), processed_at, action, data "
+                                "FROM batch_notifications ON CONFLICT (notification_id) DO NOTHING")
+                finally:
+                    con.unregister("batch_notifications")
             for name, end in offsets.items():
                 con.execute("INSERT OR REPLACE INTO webhook_log_files VALUES (?, ?, ?)", [name, end, now])
             for shop_id, reason in plan.revoked:
