@@ -51,6 +51,12 @@ def write_alerts(home: Path, text: str) -> None:
     (home / "alerts.toml").write_text(text, encoding="utf-8")
 
 
+def with_hook(home: Path, server_url: str, rules: str) -> None:
+    """alerts.toml with one generic webhook channel `hook` (its URL a secret in credentials.json) and `rules`."""
+    write_private_json(home / ".shoplens" / "credentials.json", {"channels": {"hook": {"url": f"{server_url}/webhook"}}})
+    write_alerts(home, '[channel.hook]\nkind = "webhook"\n' + rules)
+
+
 def cli(args, home: Path, **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLENS_")}
     environment.update(SHOPLENS_HOME=str(home), COLUMNS="250", **env)
@@ -347,8 +353,7 @@ repeat = "6h"
 channels = ["hook"]
 """
     with receiver.serve() as server:
-        write_private_json(home / ".shoplens" / "credentials.json", {"channels": {"hook": {"url": f"{server.url}/webhook"}}})
-        write_alerts(home, '[channel.hook]\nkind = "webhook"\n' + rule.format(limit=0.015, shop=shops[1]))
+        with_hook(home, server.url, rule.format(limit=0.015, shop=shops[1]))
         steps = [check_alerts(home, now=NOW + timedelta(hours=h)) for h in (0, 1, 5)]
         steps.append(check_alerts(home, now=NOW + timedelta(hours=6, minutes=1)))
         write_alerts(home, '[channel.hook]\nkind = "webhook"\n' + rule.format(limit=0.5, shop=shops[1]))
@@ -433,10 +438,7 @@ def test_built_in_conditions_sync_authorization_and_listing(home):
         warehouse.con.execute("UPDATE products SET status = 'PLATFORM_DEACTIVATED', title = ? WHERE product_id = ?",
                               [HOSTILE, product])
     with receiver.serve() as server:
-        write_private_json(home / ".shoplens" / "credentials.json", {"channels": {"hook": {"url": f"{server.url}/webhook"}}})
-        write_alerts(home, """
-[channel.hook]
-kind = "webhook"
+        with_hook(home, server.url, """
 [[rule]]
 id = "auth"
 condition = "authorization"
@@ -509,10 +511,7 @@ weekly = 1
 """, encoding="utf-8")
     receiver = ChatReceiver()
     with receiver.serve() as server:
-        write_private_json(home / ".shoplens" / "credentials.json", {"channels": {"hook": {"url": f"{server.url}/webhook"}}})
-        write_alerts(home, """
-[channel.hook]
-kind = "webhook"
+        with_hook(home, server.url, """
 [[rule]]
 id = "gmv-target"
 metric = "gmv"
