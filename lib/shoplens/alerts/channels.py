@@ -213,13 +213,14 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 # --- rendering: every text escaped for the channel's markup ------------------------------------------------
-_MARKDOWN = re.compile(r"([\\`*_\[\]()~|#])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]~|])")
 
 
 def escape_markdown(text: str) -> str:
     """Text for DingTalk's and WeCom's markdown: HTML special characters as entities (both render
-    tags such as <font> and WeCom's <@user> mentions), markdown characters backslash-escaped, newlines
-    as spaces (a line break cannot start a heading or a list)."""
+    tags such as <font> and WeCom's <@user> mentions), the characters that make emphasis, code, links
+    and tables backslash-escaped (with [ and ] escaped no link can form, so parentheses stay as they
+    are), newlines as spaces (every text follows a prefix of ours, so none can start a heading or a list)."""
     return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
 
 

@@ -36,15 +36,17 @@ def _parse_now(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _table(columns: list[str], rows: list[list[str]], as_csv: bool) -> None:
+def _table(columns: list[str], rows: list[list[str]], as_csv: bool, *, shown: list[str] | None = None) -> None:
+    """CSV of every column, or a table of the `shown` ones (default all) that fits a terminal."""
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
         return
-    table = Table(*columns)
+    keep = [columns.index(c) for c in shown or columns]
+    table = Table(*(columns[i] for i in keep), caption="times in UTC" if {"since", "made"} & set(columns) else None)
     for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+        table.add_row(*(Text(row[i]) for i in keep))
     console.print(table, crop=False)
 
 
@@ -123,14 +125,18 @@ def alerts_list(as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout 
             if subject is None:
                 rows.append(common + ["", "", "not checked yet", "", "", ""])
                 continue
-            rows.append(common + [names.get(shop_id, shop_id or ""), subject, state, _when(since), _when(sent),
-                                  value or ""])
+            shop = names.get(shop_id, shop_id or "")
+            rows.append(common + [shop + (f" / {subject.split('/', 1)[1]}" if "/" in subject else ""), subject,
+                                  state, _when(since), _when(sent), value or ""])
     _table(["rule", "condition", "window", "channels", "lang", "shop", "subject", "state", "since", "last message",
-            "figure"], rows, as_csv)
+            "figure"], rows, as_csv, shown=["rule", "condition", "window", "shop", "state", "since", "figure"])
+    if not as_csv:
+        for rule in config.rules:
+            _say(f"{rule.id}: tells {', '.join(rule.channels)} in {rule.language}", "dim")
 
 
 def _when(value) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value is not None else ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
 
 @alerts_app.command("history")
@@ -152,9 +158,14 @@ def alerts_history(rule: str = typer.Option(None, help="Only this rule id."),
             WHERE ($1 IS NULL OR e.rule_id = $1) AND ($2 IS NULL OR e.shop_id = $2)
             ORDER BY e.created_at DESC, e.rule_id, e.subject, d.channel LIMIT $3
         """, [rule, shop, limit])
+    table = [[_when(made), rule_id, name or "", subject, kind, channel, recipient, status, str(attempts),
+              _when(last), _when(retry), error or ""]
+             for made, rule_id, name, subject, kind, channel, recipient, status, attempts, last, retry, error in rows]
     _table(["made", "rule", "shop", "subject", "message", "channel", "to", "delivery", "attempts", "last attempt",
-            "next retry", "error"],
-           [[_when(made), rule_id, name or "", subject, kind, channel, recipient, status, str(attempts), _when(last),
-             _when(retry), error or ""]
-            for made, rule_id, name, subject, kind, channel, recipient, status, attempts, last, retry, error in rows],
-           as_csv)
+            "next retry", "error"], table, as_csv,
+           shown=["made", "rule", "shop", "message", "channel", "to", "delivery", "attempts"])
+    if not as_csv:
+        for row in table:
+            if row[11]:
+                _say(f"{row[0]} {row[1]} to {row[5]}: {row[11]}"
+                     + (f"; next retry {row[10]}" if row[10] else "; given up"), "yellow")

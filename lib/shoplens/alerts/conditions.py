@@ -270,7 +270,7 @@ def _target(rule, warehouse, scope, shops, now, home) -> list[Finding]:
 def _age(now: datetime, then: datetime | None) -> str:
     if then is None:
         return "never"
-    hours = (now - then).total_seconds() / 3600
+    hours = max((now - then).total_seconds(), 0) / 3600  # never negative (a check --now before the sync)
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 

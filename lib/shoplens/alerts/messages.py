@@ -47,14 +47,19 @@ WORDS: dict[str, dict[str, str]] = {
     "rises_by": {"en": "{label} up more than {limit}", "zh": "{label}上升超过 {limit}"},
     "anomaly": {"en": "{label} unusual", "zh": "{label}异常"},
     "target": {"en": "{label} below {limit} of target", "zh": "{label}目标达成率低于 {limit}"},
-    "sync_stale": {"en": "sync failing or stale beyond {limit}", "zh": "数据同步失败或超过 {limit} 未更新"},
-    "authorization": {"en": "authorization revoked or lapsing within {limit}", "zh": "授权已撤销或将在 {limit} 内到期"},
+    "sync_stale": {"en": "Sync failing or stale beyond {limit}", "zh": "数据同步失败或超过 {limit} 未更新"},
+    "authorization": {"en": "Authorization revoked or lapsing within {limit}", "zh": "授权已撤销或将在 {limit} 内到期"},
     "stockout_risk": {"en": "SKUs at stockout risk above {limit}", "zh": "缺货风险 SKU 数高于 {limit}"},
-    "listing": {"en": "listings taken down or refused above {limit}", "zh": "被下架或审核未通过的商品数高于 {limit}"},
+    "listing": {"en": "Listings taken down or refused above {limit}", "zh": "被下架或审核未通过的商品数高于 {limit}"},
     "says_fired": {"en": "{what}: {figure} over {window}.", "zh": "{what}：{window}的数值为 {figure}。"},
     "says_repeat": {"en": "Still true: {what}: {figure} over {window}.", "zh": "仍未恢复：{what}：{window}的数值为 {figure}。"},
     "says_resolved": {"en": "Cleared: {what} no longer holds; now {figure} over {window}.",
                       "zh": "已恢复：{what} 已不再成立；{window}的数值为 {figure}。"},
+    "says_fired_now": {"en": "{what}: {figure}.", "zh": "{what}：{figure}。"},
+    "says_repeat_now": {"en": "Still true: {what}: {figure}.", "zh": "仍未恢复：{what}：{figure}。"},
+    "says_resolved_now": {"en": "Cleared: {what} no longer holds; now {figure}.",
+                          "zh": "已恢复：{what} 已不再成立；当前为 {figure}。"},
+    "anomaly_label": {"en": "Anomaly", "zh": "异常"},
     "anomaly_fact": {"en": "{kind} on {day}: expected about {expected}, robust z-score {deviation}",
                      "zh": "{day} 出现{kind}：预期约 {expected}，稳健 z 分数 {deviation}"},
     "spike": {"en": "a spike", "zh": "激增"},
@@ -130,9 +135,10 @@ def compose(finding: Finding, kind: str, *, home: Path | None = None, reports_ur
     what = _what(finding, label, lang)
     shop = f"{finding.shop_name} ({finding.shop_id})" if finding.shop_name else (finding.shop_id or "")
     figure = _figure(finding, lang)
-    window = describe(rule.window, finding.days, lang) if finding.days else ("now" if lang == "en" else "当前")
+    window = describe(rule.window, finding.days, lang) if finding.days else ""
     title = f"[shoplens] {word(kind, lang)} · {what} · {finding.shop_name or finding.shop_id}"
-    summary = word(f"says_{kind}", lang, what=what, figure=figure, window=window)
+    summary = word(f"says_{kind}" if finding.days else f"says_{kind}_now", lang, what=what, figure=figure,
+                   window=window)
     fields = [(word("figure", lang), figure), (word("threshold", lang), finding.limit_shown)]
     if finding.previous_days:
         fields.append((word("previous", lang), f"{finding.previous_shown} · {span(finding.previous_days)}"))
@@ -145,7 +151,7 @@ def compose(finding: Finding, kind: str, *, home: Path | None = None, reports_ur
         fields.append((word("owner", lang), f"{finding.facts['owner']} ({t(finding.facts['role'], lang)})"))
     if "anomaly" in finding.facts:
         facts = finding.facts
-        fields.append((word("change", lang), word("anomaly_fact", lang, kind=word(facts["anomaly"], lang),
+        fields.append((word("anomaly_label", lang), word("anomaly_fact", lang, kind=word(facts["anomaly"], lang),
                                                   day=facts["day"], expected=facts["expected"],
                                                   deviation=facts["deviation"])))
     if "target" in finding.facts:
