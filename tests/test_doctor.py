@@ -192,6 +192,18 @@ def test_the_redirect_service_when_configured(workspace, capsys, monkeypatch):
     assert code == 1 and failed(lines)[0].startswith(f"✗ redirect service: {links.url} does not answer")
 
 
+def test_the_webhook_receiver_when_configured(workspace, capsys, monkeypatch, tmp_path):
+    from shoplens.webhooks.receiver import Receiver, ReceiverServer
+
+    with ReceiverServer(Receiver("key", "secret", tmp_path / "log")) as receiver:
+        monkeypatch.setenv("SHOPLENS_WEBHOOK_BASE", receiver.url)
+        code, lines = doctor(capsys)
+        assert code == 0 and f"✔ webhook receiver: {receiver.url} answers" in lines
+    code, lines = doctor(capsys)
+    assert code == 1 and failed(lines)[0].startswith(f"✗ webhook receiver: {receiver.url} does not answer")
+    assert "`shoplens webhooks serve`" in failed(lines)[0]
+
+
 def test_a_broken_settings_file_is_reported_not_raised(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SHOPLENS_HOME", str(tmp_path))
     (tmp_path / "shoplens.toml").write_text("app_secret = 'oops'\n")

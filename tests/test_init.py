@@ -30,7 +30,8 @@ def test_a_fresh_folder_gets_every_file_and_a_private_folder(tmp_path, capsys, m
     monkeypatch.delenv("SHOPLENS_HOME", raising=False)
     code, out, err = invoke(["init", str(home)], capsys)
     assert code == 0, err
-    assert {p.name for p in home.iterdir()} == {"shoplens.toml", "targets.toml", ".gitignore", ".shoplens"}
+    assert {p.name for p in home.iterdir()} == {"shoplens.toml", "targets.toml", "alerts.toml", ".gitignore",
+                                                ".shoplens"}
     assert mode(home / ".shoplens") == 0o700
     for line in ("shoplens doctor", "shoplens auth url", "shoplens sync", f"cd {home}"):
         assert line in out
@@ -41,6 +42,10 @@ def test_a_fresh_folder_gets_every_file_and_a_private_folder(tmp_path, capsys, m
     assert "app_secret =" not in settings_text
     assert tomllib.loads((home / "targets.toml").read_text()) == {}
     assert "# [[target]]" in (home / "targets.toml").read_text()
+    from shoplens.alerts.rules import load_config
+
+    assert load_config(home / "alerts.toml").rules == ()  # all commented out: a valid file with no rule yet
+    assert "# [[rule]]" in (home / "alerts.toml").read_text()
     assert (home / ".gitignore").read_text().splitlines()[1:] == GITIGNORE_LINES
     monkeypatch.setenv("SHOPLENS_HOME", str(home))
     assert load_settings().home == home  # the commented file is a valid settings file

@@ -5,7 +5,6 @@ it had answered with a 302."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -31,6 +30,7 @@ from shoplens.links.registry import LinkSpec, create_link
 from shoplens.links.server import COOKIE, RedirectServer, bind_socket, click_dir, url_of
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.reference import workspace_writer
+from killing import burst_until_killed
 from test_links import SHOPS, make_workspace
 
 PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -177,27 +177,14 @@ async def burst(url: str, codes: list[str], process: subprocess.Popen, kill_afte
     """32 clients, each request a new visitor, until the server dies; SIGKILL once `kill_after` 302s came back.
 
     Returns the visitor ids whose requests got a 302, and how many requests failed."""
-    acknowledged: list[str] = []
-    failures = 0
+    async def click(http: httpx.AsyncClient, n: int) -> str:
+        visitor = secrets.token_urlsafe(16)
+        answer = await http.get(f"{url}/{codes[n % len(codes)]}",
+                                headers={"user-agent": PHONE, "cookie": f"{COOKIE}={visitor}"})
+        assert answer.status_code == 302
+        return visitor
 
-    async def client(n: int) -> None:
-        nonlocal failures
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            while True:
-                visitor = secrets.token_urlsafe(16)
-                try:
-                    answer = await http.get(f"/{codes[n % len(codes)]}",
-                                            headers={"user-agent": PHONE, "cookie": f"{COOKIE}={visitor}"})
-                except httpx.TransportError:
-                    failures += 1
-                    return
-                assert answer.status_code == 302
-                acknowledged.append(visitor)
-                if len(acknowledged) >= kill_after and process.poll() is None:
-                    process.send_signal(signal.SIGKILL)
-
-    await asyncio.gather(*(client(n) for n in range(32)))
-    return acknowledged, failures
+    return await burst_until_killed(process, kill_after, click)
 
 
 def test_sigkill_during_a_burst_loses_no_acknowledged_click(tmp_path):

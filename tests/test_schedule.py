@@ -72,7 +72,7 @@ def test_crontab_lines_parse_and_fire_in_the_reporting_zone(home, capsys, machin
     fired = croniter(batch_when, start.astimezone(ZoneInfo(zone)).replace(tzinfo=None)).get_next(datetime)
     in_reporting_zone = fired.replace(tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("Asia/Shanghai"))
     assert (in_reporting_zone.weekday(), in_reporting_zone.hour, in_reporting_zone.minute) == (0, 7, 0)
-    assert sync_cmd.endswith(f"{SHOPLENS} sync; }} >> '{home}/logs/sync.log' 2>&1")
+    assert sync_cmd.endswith(f"{SHOPLENS} sync --alerts; }} >> '{home}/logs/sync.log' 2>&1")
     assert f"{SHOPLENS} reports run --lang en --lang zh;" in batch_cmd and f"cd '{home}'" in batch_cmd
     assert "install it: shoplens schedule --install" in err
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from shoplens.alerts.cli import alerts_app
 from shoplens.commandline import Panel, PanelOrderedGroup
 from shoplens.config import load_settings
 from shoplens.errors import ShoplensError
@@ -26,6 +27,7 @@ from shoplens.sandbox.cli import sandbox_app
 from shoplens.sync.cli import sync_app
 from shoplens.tiktok.cli import auth_app, shops_command
 from shoplens.verify.cli import verify_command
+from shoplens.webhooks.cli import webhooks_app
 from shoplens.workspace.cli import doctor_command, init_command, schedule_command
 
 app = typer.Typer(help="Sync TikTok Shop data, define KPIs once, render notebook reports.", no_args_is_help=True,
@@ -148,6 +150,8 @@ app.add_typer(reports_app, name="reports", rich_help_panel=Panel.REPORTS)
 app.command("render", rich_help_panel=Panel.REPORTS)(render_command)
 app.add_typer(metrics_app, name="metrics", rich_help_panel=Panel.METRICS)
 app.add_typer(links_app, name="links", rich_help_panel=Panel.LINKS)
+app.add_typer(alerts_app, name="alerts", rich_help_panel=Panel.ALERTS)
+app.add_typer(webhooks_app, name="webhooks", rich_help_panel=Panel.ALERTS)
 app.command("schedule", rich_help_panel=Panel.ADMIN)(schedule_command)
 app.add_typer(fx_app, name="fx", rich_help_panel=Panel.ADMIN)
 app.add_typer(costs_app, name="costs", rich_help_panel=Panel.ADMIN)

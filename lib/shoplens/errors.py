@@ -21,7 +21,10 @@
     ├── RenderError                 a renderer failed: exit code and the tail of its stderr
     │   └── OutputsMissing          some formats were made, others could not be (e.g. PDFs without Chromium)
     ├── LinkError                   a tracking link, its UTM values, the click log or a click import is wrong
-    └── AttributionError            an attribution model, look-back window or half-life is not usable
+    ├── AttributionError            an attribution model, look-back window or half-life is not usable
+    ├── AlertError                  alerts.toml is invalid (carries every problem at once), or a channel is
+    │                               missing its secret
+    └── WebhookError                the webhook receiver cannot listen, log or process notifications
 
 Errors from libraries underneath (httpx, duckdb, papermill) are translated where they are caught,
 with `raise ... from exc`. A message names the offending value and the option or file that fixes it.
@@ -182,3 +185,22 @@ class LinkError(ShoplensError):
 
 class AttributionError(ShoplensError):
     """An attribution setting was refused: unknown model, a window or half-life that is not a positive number."""
+
+
+class AlertError(ShoplensError):
+    """alerts.toml was refused: `problems` lists every problem found, each naming the rule (or channel)
+    and the field; or a channel cannot be used (its secret is missing)."""
+
+    def __init__(self, problems: list[str] | str, *, path: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.path = path
+        where = f"{path}: " if path else ""
+        if len(self.problems) == 1:
+            super().__init__(f"{where}{self.problems[0]}")
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            super().__init__(f"{where}{len(self.problems)} problems:\n{lines}")
+
+
+class WebhookError(ShoplensError):
+    """The webhook receiver cannot listen or write its notification log, or a notification cannot be handled."""

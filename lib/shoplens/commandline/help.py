@@ -1,4 +1,5 @@
-"""`shoplens --help` in the order a user meets the commands: start, data, reports, metrics, links, admin.
+"""`shoplens --help` in the order a user meets the commands: start, data, reports, metrics, links, alerts,
+admin.
 
 A top-level command or sub-app names its panel (`rich_help_panel=Panel.DATA`); `PanelOrderedGroup` lists
 commands panel by panel, in `PANELS` order, and within a panel in `ORDER`, then in the order they were
@@ -19,13 +20,14 @@ class Panel:
     REPORTS = "Reports"
     METRICS = "Metrics"
     LINKS = "Links"
+    ALERTS = "Alerts"
     ADMIN = "Admin"
 
 
-PANELS = (Panel.START, Panel.DATA, Panel.REPORTS, Panel.METRICS, Panel.LINKS, Panel.ADMIN)
+PANELS = (Panel.START, Panel.DATA, Panel.REPORTS, Panel.METRICS, Panel.LINKS, Panel.ALERTS, Panel.ADMIN)
 #: within a panel, these first, in this order (the order of issue #19)
 ORDER = ("init", "demo", "doctor", "auth", "shops", "sync", "import", "reconcile", "reports", "render", "metrics",
-         "links", "schedule", "fx", "costs", "sandbox")
+         "links", "alerts", "webhooks", "schedule", "fx", "costs", "sandbox")
 
 
 class PanelOrderedGroup(TyperGroup):

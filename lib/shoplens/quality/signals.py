@@ -251,6 +251,15 @@ def metric_anomalies(warehouse: Warehouse, *, period, shop: str | None = None, m
     return pd.DataFrame(rows, columns=ANOMALY_COLUMNS)
 
 
+def metric_known_until(warehouse: Warehouse, metric_id: str, shop_id: str, timezone: str = "shop") -> date | None:
+    """The last reporting day (in `timezone`, or the shop's own zone for "shop") through which every source
+    of `metric_id` has been synced for `shop_id`: None when one never was, `date.max` when no sync feeds it
+    (data loaded from files). Alerts use it so that data not synced yet is not read as a zero."""
+    zone = ZoneInfo(dict(warehouse.rows("SELECT shop_id, timezone FROM shops")).get(shop_id, "UTC")
+                    if timezone == "shop" else timezone)
+    return _known_until(default_catalogue(), metric_id, shop_id, _cursors(warehouse, shop_id), zone)
+
+
 def _cursors(warehouse: Warehouse, shop: str | None) -> dict[tuple[str, str], datetime | date]:
     rows = warehouse.rows("SELECT shop_id, resource, cursor FROM sync_state WHERE shop_id = $1 OR $1 IS NULL", [shop])
     return {(shop_id, resource): _cursor_end(cursor) for shop_id, resource, cursor in rows}
@@ -283,5 +292,5 @@ def _prepared(values: pd.Series, known: date | None) -> pd.Series:
 
 
 __all__ = ["ANOMALY_COLUMNS", "DAILY_TABLES", "FAILURE_COLUMNS", "FRESHNESS_COLUMNS", "GAP_COLUMNS",
-           "SOURCE_RESOURCES", "Signals", "failed_syncs", "metric_anomalies", "quality_signals", "resource_freshness",
+           "SOURCE_RESOURCES", "Signals", "failed_syncs", "metric_anomalies", "metric_known_until", "quality_signals", "resource_freshness",
            "sync_gaps", "watched_metrics"]

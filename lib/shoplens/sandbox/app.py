@@ -61,6 +61,8 @@ class Sandbox:
     open_id: str = "7010736057180325637"
     ads: AdsGate = field(default_factory=AdsGate)
     faults: Faults = field(default_factory=Faults)
+    #: product id -> (status, since): statuses the platform changed (sandbox/webhooks.py pushes them)
+    product_status: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def now(self) -> int:
         return self.business_now() if self.business_now else self.business.end_time

@@ -25,7 +25,9 @@ def sync_command(ctx: typer.Context,
                  history_days: int = typer.Option(90, help="Days of analytics a first sync reads."),
                  full_refresh: bool = typer.Option(False, help="Ignore saved state and read everything again."),
                  replay_archive: bool = typer.Option(False, "--replay", help="Rebuild the warehouse from the raw "
-                                                                            "archive alone, with no API calls.")) -> None:
+                                                                            "archive alone, with no API calls."),
+                 alerts: bool = typer.Option(False, "--alerts", help="Then check alerts.toml's rules "
+                                                                     "(`shoplens alerts check`).")) -> None:
     """Sync every authorized shop into the warehouse (incremental), or backfill, or replay."""
     if ctx.invoked_subcommand is not None:
         return
@@ -45,6 +47,15 @@ def sync_command(ctx: typer.Context,
     rows = sum(r.rows for r in summary.results)
     console.print(f"synced {rows} rows in {summary.requests} requests into {settings.warehouse_path}"
                   + (f"; {len(failed)} resource(s) failed" if failed else ""))
+    if alerts:  # also after a failed resource: a failing sync is what the sync_stale rule reports
+        from shoplens.alerts.cli import run_check
+        from shoplens.alerts.rules import alerts_path
+
+        if alerts_path(settings.home).exists():
+            run_check(settings.home)
+        else:  # the hourly schedule always asks; a workspace without rules has nothing to check
+            console.print(f"no alerts checked: {alerts_path(settings.home)} does not exist (docs/alerts.md)",
+                          markup=False, highlight=False, soft_wrap=True)
     raise_if_failed(summary)
 
 

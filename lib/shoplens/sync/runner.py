@@ -493,8 +493,11 @@ def token_sources(settings: Settings) -> list[TokenSource]:
 
 def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = None,
              options: SyncOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
-             observer: Observer | None = None, client_options: dict | None = None) -> SyncSummary:
-    """One sync run of the workspace, under its lock; publishes the warehouse at the end."""
+             observer: Observer | None = None, client_options: dict | None = None,
+             before_publish: Callable[[Warehouse, SyncSummary], None] | None = None) -> SyncSummary:
+    """One sync run of the workspace, under its lock; publishes the warehouse at the end.
+    `before_publish(warehouse, summary)` writes more into the same working copy first (the webhook
+    receiver records the notifications this run answers, so both are published together)."""
     options = options or SyncOptions()
     home = settings.home
     with sync_lock(home):
@@ -511,6 +514,8 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
                     await _sync_authorization(run, tokens, limiter, transport)
 
             run_coroutine(main)
+            if before_publish is not None:
+                before_publish(warehouse, summary)
             warehouse.refresh_facts()
             warehouse.con.execute("CHECKPOINT")
         finally:

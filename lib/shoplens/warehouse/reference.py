@@ -105,13 +105,15 @@ def parse_costs(text: str, name: str) -> list[dict]:
 
 
 @contextlib.contextmanager
-def workspace_writer(home: Path) -> Iterator[Warehouse]:
-    """The working warehouse under the sync lock; facts refreshed and published when the block succeeds."""
+def workspace_writer(home: Path, *, refresh_facts: bool = True) -> Iterator[Warehouse]:
+    """The working warehouse under the sync lock; facts refreshed and published when the block succeeds.
+    `refresh_facts=False` for writes no fact depends on (alert state, webhook notifications)."""
     with sync_lock(home):
         warehouse = Warehouse(working_path(home))
         try:
             yield warehouse
-            warehouse.refresh_facts()  # unit costs live in the line-item facts
+            if refresh_facts:
+                warehouse.refresh_facts()  # unit costs live in the line-item facts
             warehouse.con.execute("CHECKPOINT")
         finally:
             warehouse.close()

@@ -874,3 +874,76 @@ MIGRATIONS.append((21, "product ratings per shop-local day: reviews by stars", "
 """))
 SYNCED_TABLES["product_ratings_daily"] = ("shop_id", "product_id", "date")
 TABLE_KEYS = SYNCED_TABLES | REFERENCE_TABLES | IMPORTED_TABLES
+
+#: Alerts (`shoplens alerts check`, docs/alerts.md): the state of each rule for each subject (a shop, or a
+#: shop and a target's owner), every message an alert produced (fired, repeat, resolved) with its
+#: structured content, and its delivery to each channel: attempts, the outcome, the next retry. No channel
+#: secret is ever stored: `recipient` names where a message went without the URL's token or a password.
+MIGRATIONS.append((13, "alert state per rule and subject, alert messages and their deliveries", """
+    CREATE TABLE alert_state (
+        rule_id        VARCHAR NOT NULL,
+        subject        VARCHAR NOT NULL,
+        shop_id        VARCHAR,
+        -- 'firing' or 'ok'
+        state          VARCHAR NOT NULL,
+        since          TIMESTAMPTZ NOT NULL,
+        last_checked   TIMESTAMPTZ NOT NULL,
+        -- when the last 'fired' or 'repeat' message was made
+        last_sent_at   TIMESTAMPTZ,
+        -- the figure as the last message or check showed it
+        value          VARCHAR,
+        PRIMARY KEY (rule_id, subject)
+    );
+    CREATE TABLE alert_events (
+        event_id    VARCHAR PRIMARY KEY,
+        rule_id     VARCHAR NOT NULL,
+        subject     VARCHAR NOT NULL,
+        shop_id     VARCHAR,
+        -- 'fired', 'repeat' or 'resolved'
+        kind        VARCHAR NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL,
+        language    VARCHAR NOT NULL,
+        -- the message's structured content (JSON), rendered for each channel at each attempt
+        message     VARCHAR NOT NULL
+    );
+    CREATE TABLE alert_deliveries (
+        event_id         VARCHAR NOT NULL,
+        channel          VARCHAR NOT NULL,
+        kind             VARCHAR NOT NULL,
+        recipient        VARCHAR NOT NULL,
+        -- 'pending' (a retry is due at next_attempt_at), 'sent' or 'gave_up'
+        status           VARCHAR NOT NULL,
+        attempts         INTEGER NOT NULL,
+        last_attempt_at  TIMESTAMPTZ,
+        next_attempt_at  TIMESTAMPTZ,
+        error            VARCHAR,
+        PRIMARY KEY (event_id, channel)
+    );
+"""))
+
+#: TikTok Shop webhooks (`shoplens webhooks serve`, docs/webhooks.md): each accepted notification once
+#: (keyed by TikTok's `tts_notification_id`), with what was done about it, and how far the receiver's
+#: notification log has been processed.
+MIGRATIONS.append((14, "TikTok webhook notifications and the notification-log processing state", """
+    CREATE TABLE webhook_notifications (
+        notification_id  VARCHAR PRIMARY KEY,
+        type             INTEGER NOT NULL,
+        event            VARCHAR NOT NULL,
+        shop_id          VARCHAR,
+        -- the envelope's `timestamp`: when TikTok sent it
+        sent_at          TIMESTAMPTZ,
+        received_at      TIMESTAMPTZ NOT NULL,
+        processed_at     TIMESTAMPTZ NOT NULL,
+        -- what the receiver did: e.g. 'sync orders, cancellations', 'authorization revoked', 'ignored'
+        action           VARCHAR NOT NULL,
+        data             VARCHAR NOT NULL
+    );
+    CREATE TABLE webhook_log_files (
+        file          VARCHAR PRIMARY KEY,
+        loaded_bytes  BIGINT NOT NULL,
+        loaded_at     TIMESTAMPTZ NOT NULL
+    );
+"""))
+
+#: alert state and history (13), webhook notifications and how far their log was processed (14)
+CARRIED_TABLES += ("alert_state", "alert_events", "alert_deliveries", "webhook_notifications", "webhook_log_files")

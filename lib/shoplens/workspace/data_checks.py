@@ -80,21 +80,32 @@ def freshness(doctor: Doctor) -> Iterator[Result]:
 
 def redirect_service(doctor: Doctor) -> Iterator[Result]:
     """Checked only when SHOPLENS_LINK_BASE says where the team's redirect service runs."""
-    base = os.environ.get("SHOPLENS_LINK_BASE", "").strip().rstrip("/")
+    yield from _service(doctor, "redirect service", "SHOPLENS_LINK_BASE", "/-/health",
+                        "`shoplens links serve` (see docs/links.md)")
+
+
+def webhook_service(doctor: Doctor) -> Iterator[Result]:
+    """Checked only when SHOPLENS_WEBHOOK_BASE says where the TikTok webhook receiver answers."""
+    yield from _service(doctor, "webhook receiver", "SHOPLENS_WEBHOOK_BASE", "/webhooks/health",
+                        "`shoplens webhooks serve` (see docs/webhooks.md)")
+
+
+def _service(doctor: Doctor, label: str, variable: str, health: str, start: str) -> Iterator[Result]:
+    base = os.environ.get(variable, "").strip().rstrip("/")
     if not base:
         return
     if doctor.offline:
-        yield Result("redirect service", SKIP, "not checked (--offline)")
+        yield Result(label, SKIP, "not checked (--offline)")
         return
     try:
         with doctor.http() as http:
-            answer = http.get(f"{base}/-/health")
+            answer = http.get(f"{base}{health}")
     except httpx.HTTPError as exc:
-        yield Result("redirect service", FAIL, f"{base} does not answer ({type(exc).__name__})",
-                     "start it: `shoplens links serve` (see docs/links.md), or correct SHOPLENS_LINK_BASE")
+        yield Result(label, FAIL, f"{base} does not answer ({type(exc).__name__})",
+                     f"start it: {start}, or correct {variable}")
         return
     if answer.status_code != 200:
-        yield Result("redirect service", FAIL, f"{base}/-/health answered HTTP {answer.status_code}",
-                     "is SHOPLENS_LINK_BASE the redirect service (`shoplens links serve`)?")
+        yield Result(label, FAIL, f"{base}{health} answered HTTP {answer.status_code}",
+                     f"is {variable} the {label} ({start.split(' (')[0]})?")
     else:
-        yield Result("redirect service", OK, f"{base} answers")
+        yield Result(label, OK, f"{base} answers")

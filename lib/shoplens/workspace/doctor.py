@@ -66,7 +66,7 @@ def sections() -> list[tuple[str, list[Check]]]:
                            account_checks.app_credentials]),
             ("API", [account_checks.clock, account_checks.authorizations]),
             ("warehouse", [data_checks.freshness]),
-            ("services", [data_checks.redirect_service])]
+            ("services", [data_checks.redirect_service, data_checks.webhook_service])]
 
 
 def make_doctor(*, offline: bool = False, stale_after: timedelta = timedelta(hours=24),

@@ -67,6 +67,37 @@ def targets_text() -> str:
     return "\n".join(head + [f"# {line}" if line.strip() else "" for line in example]) + "\n"
 
 
+def alerts_text() -> str:
+    """alerts.toml: how to write a rule and a channel, every line commented out (docs/alerts.md)."""
+    return "\n".join([
+        "# Alert rules and the channels they tell (docs/alerts.md). `shoplens alerts check` evaluates them, and",
+        "# the hourly `shoplens sync --alerts` that `shoplens schedule` installs does after each sync. Secrets",
+        "# (webhook URLs, bot secrets, SMTP passwords) never go here: .shoplens/credentials.json or the",
+        "# environment. Uncomment and edit:",
+        "",
+        "# [settings]",
+        '# language = "zh"                  # en or zh',
+        '# repeat = "1d"                    # re-send a still-true alert once a day',
+        "",
+        "# [channel.ops]",
+        '# kind = "feishu"                  # feishu, dingtalk, wecom, slack, email or webhook',
+        "# sign = true                      # its URL and secret: SHOPLENS_CHANNEL_OPS_URL / _SECRET",
+        "",
+        "# [[rule]]",
+        '# id = "refund-rate"',
+        '# metric = "refund_rate"           # any id of `shoplens metrics list`',
+        '# window = "last_7_days"',
+        "# above = 0.05",
+        '# channels = ["ops"]',
+        "",
+        "# [[rule]]",
+        '# id = "sync"',
+        '# condition = "sync_stale"         # built-ins: sync_stale, authorization, listing, stockout_risk',
+        "# hours = 6",
+        '# channels = ["ops"]',
+    ]) + "\n"
+
+
 def gitignore_text() -> str:
     return "# the workspace's data, reports, logs, click logs and credentials stay out of version control\n" + \
         "\n".join(GITIGNORE_LINES) + "\n"
@@ -85,6 +116,7 @@ class Scaffold:
 FILES = [
     Scaffold("shoplens.toml", "settings, all commented out: app key, service id, API hosts", settings_text),
     Scaffold("targets.toml", "team KPI targets for the scorecard (examples commented out)", targets_text),
+    Scaffold("alerts.toml", "alert rules and channels (examples commented out)", alerts_text),
     Scaffold(".gitignore", "keeps data/, reports/, logs/, links/ and .shoplens/ out of git", gitignore_text),
 ]
 

@@ -107,7 +107,7 @@ def make_plan(home: Path, *, weekly: Weekly, langs: tuple[str, ...] = ("en", "zh
               executable: str | None = None, path: str | None = None) -> Plan:
     """The hourly sync and the weekly batch for the workspace at `home`."""
     batch = ["reports", "run"] + [arg for lang in langs for arg in ("--lang", lang)]
-    jobs = [Job("sync", "hourly sync of every authorized shop", [["sync"]]),
+    jobs = [Job("sync", "hourly sync of every authorized shop, then its alerts", [["sync", "--alerts"]]),
             Job("reports", "weekly report batch", [batch], weekly)]
     path = path or os.environ.get("PATH") or "/usr/bin:/bin"
     return Plan(home.resolve(), executable or shoplens_executable(), ":".join(dict.fromkeys(path.split(":"))), jobs)
