@@ -252,13 +252,14 @@ def refresh(wh, *, incremental: bool = False) -> str:
             _full(con)
             mode = "full"
         elif not changes and not _moved_as_of(con):
-            return "current"
+            mode = "current"
         else:
             _incremental(con, changes)
             mode = "incremental"
-        con.execute("DELETE FROM fact_changes")
-        _save_state(con)
-    if mode == "incremental" and not wh.facts_are_current():  # a write the tracking did not see
+        if mode != "current":
+            con.execute("DELETE FROM fact_changes")
+            _save_state(con)
+    if mode != "full" and not wh.facts_are_current():  # a write the tracking did not see
         with wh.transaction():
             _full(con)
             con.execute("DELETE FROM fact_changes")
@@ -450,8 +451,8 @@ def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: l
                      ON k.shop_id = s.shop_id AND s.sku_id IN ('*', k.sku_id)""")
     con.execute("""DELETE FROM stock_daily d WHERE EXISTS (SELECT 1 FROM _stock_scope sc WHERE sc.shop_id = d.shop_id
                    AND sc.sku_id = d.sku_id AND d.date BETWEEN sc.lo AND sc.hi)""")
-    since = con.execute("SELECT min(lo) - 14 FROM _stock_scope").fetchone()[0]
-    since = max(since, FAR_PAST) if since else FAR_PAST
+    lo = min(row[2] for row in scope)
+    since = lo - timedelta(days=14) if lo > FAR_PAST + timedelta(days=14) else FAR_PAST
     con.execute(STOCK_DAILY.format(scope="_stock_scope", units_since="?"), [since])
 
 
@@ -465,7 +466,7 @@ def _listing(con, changes: dict[str, set[str]], touched: list[tuple]) -> None:
     before = {r[0]: (r[1], date.fromisoformat(r[2])) for r in con.execute(
         "SELECT shop_id, since, value FROM fact_state WHERE name = 'listing_span'").fetchall()}
     # each shop's last paid day: read among recent line items; a shop with none there, over all of its own
-    recent = min((last for _, last in before.values()), default=FAR_PAST) - timedelta(days=2)
+    recent = min((last for _, last in before.values()), default=FAR_PAST + timedelta(days=2)) - timedelta(days=2)
     lp = dict(con.execute(LAST_PRODUCT_DAYS.format(where="li.create_time >= CAST(? AS TIMESTAMPTZ)"), [recent])
               .fetchall())
     unknown = [s for s in shops if s not in lp]
