@@ -64,8 +64,12 @@ def _drop_stale_children(wh: Warehouse, table: str, parent_key: str, parent_ids:
                          child_ids: list[str]) -> None:
     """A parent's children are exactly those of its latest version: remove the ones no longer sent."""
     if parent_ids:
-        wh.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {parent_key}) AND NOT list_contains(?, {child_key})",
-                       [parent_ids, child_ids])
+        # the children there now, through the parent's index; the stale ones deleted by their primary key
+        kept = set(child_ids)
+        stale = [r[0] for r in wh.con.execute(f"SELECT {child_key} FROM {table} WHERE list_contains(?, {parent_key})",
+                                              [parent_ids]).fetchall() if r[0] not in kept]
+        if stale:
+            wh.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {child_key})", [stale])
         if parent_key == "order_id":  # an order's facts come from its children
             facts.mark(wh.con, "order", parent_ids)
 

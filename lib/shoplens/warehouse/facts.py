@@ -318,9 +318,11 @@ def _moved_as_of(con) -> list[str]:
 
 
 def _temp(con, name: str, columns: str, rows: list[tuple]) -> str:
+    """A temp table of `rows` (one statement: a list per column, unnested together)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
     if rows:
-        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        lists = [list(column) for column in zip(*rows, strict=True)]
+        con.execute(f"INSERT INTO {name} SELECT {', '.join(f'unnest(${n + 1})' for n in range(len(lists)))}", lists)
     return name
 
 
@@ -398,22 +400,51 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
 
 
 def _dispatch(con, orders: list[str], moved: list[str]) -> None:
-    """dispatch_facts and backlog_daily of the changed orders and of the orders awaiting shipment in shops
-    whose orders cursor moved."""
+    """dispatch_facts and backlog_daily of the changed orders, and of the orders awaiting shipment in shops
+    whose orders cursor moved: when it moved forward, their `as_of` and `late` are updated in place and only
+    the days that ended since are added to the backlog (the rows already there stay true)."""
+    cursors = {r[0]: (r[1], r[2]) for r in con.execute("""
+        SELECT s.shop_id, CAST(f.value AS BIGINT), CAST(s.cursor AS BIGINT) FROM sync_state s
+        JOIN fact_state f ON f.name = 'as_of' AND f.shop_id = s.shop_id
+        WHERE s.resource = 'orders' AND regexp_full_match(s.cursor, '[0-9]+')""").fetchall()}
+    forward = sorted(s for s in moved if s in cursors and cursors[s][1] > cursors[s][0])
+    other = sorted(set(moved) - set(forward))
     waiting = [r[0] for r in con.execute(
-        "SELECT order_id FROM dispatch_facts WHERE rts_time IS NULL AND list_contains(?, shop_id)", [moved]
-    ).fetchall()] if moved else []
+        "SELECT order_id FROM dispatch_facts WHERE rts_time IS NULL AND list_contains(?, shop_id)", [other]
+    ).fetchall()] if other else []
     scope = sorted(set(orders) | set(waiting))
-    if not scope:
-        return
-    p = {"ids": scope}
     o = "(SELECT * FROM orders WHERE list_contains($ids, order_id))"
     f = "(SELECT * FROM order_fulfilment WHERE list_contains($ids, order_id))"
-    con.execute("DELETE FROM dispatch_facts WHERE list_contains(?, order_id)", [scope])
-    con.execute(DISPATCH_FACTS.format(o=o, f=f), p)
-    con.execute("DELETE FROM backlog_daily WHERE list_contains(?, order_id)", [scope])
-    con.execute(BACKLOG_DAILY.format(df="(SELECT * FROM dispatch_facts WHERE list_contains($ids, order_id))", o=o, f=f),
-                p)
+    if scope:
+        con.execute("DELETE FROM dispatch_facts WHERE list_contains(?, order_id)", [scope])
+        con.execute(DISPATCH_FACTS.format(o=o, f=f), {"ids": scope})
+        con.execute("DELETE FROM backlog_daily WHERE list_contains(?, order_id)", [scope])
+        con.execute(BACKLOG_DAILY.format(df="(SELECT * FROM dispatch_facts WHERE list_contains($ids, order_id))",
+                                         o=o, f=f), {"ids": scope})
+    if not forward:
+        return
+    _temp(con, "_moved", "shop_id VARCHAR, old_as_of TIMESTAMPTZ, as_of TIMESTAMPTZ",
+          [(s, *(to_time(v) for v in cursors[s])) for s in forward])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _waiting AS
+                   SELECT d.order_id, m.old_as_of FROM dispatch_facts d JOIN _moved m USING (shop_id)
+                   WHERE d.rts_time IS NULL AND NOT list_contains($ids, d.order_id)""", {"ids": scope})
+    con.execute("""UPDATE dispatch_facts SET as_of = m.as_of,
+                          late = coalesce(dispatch_facts.rts_time > dispatch_facts.rts_sla_time,
+                                          m.as_of > dispatch_facts.rts_sla_time, false)
+                   FROM _moved m WHERE m.shop_id = dispatch_facts.shop_id AND dispatch_facts.rts_time IS NULL
+                     AND NOT list_contains($ids, dispatch_facts.order_id)""", {"ids": scope})
+    ids = [r[0] for r in con.execute("SELECT order_id FROM _waiting").fetchall()]
+    if ids:  # the backlog days that ended between the two cursors
+        con.execute(BACKLOG_DAILY.replace("WHERE paid_time <= day_end",
+                                          "WHERE day_end > (SELECT old_as_of FROM _waiting w WHERE w.order_id = "
+                                          "days.order_id) AND paid_time <= day_end").format(
+            df="(SELECT * FROM dispatch_facts WHERE list_contains($ids, order_id))", o=o, f=f), {"ids": ids})
+
+
+def to_time(seconds: int):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: list[tuple]) -> None:

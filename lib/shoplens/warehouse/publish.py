@@ -3,27 +3,32 @@ while it is published, and a publish costs what the run changed, not the size of
 
 DuckDB lets one process write a file or several read it, never both. Every writer (sync, replay, imports,
 reference data, alerts, webhooks) therefore works in `data/sync/working.duckdb` under the sync lock
-(`WorkingCopy`), and readers open `data/shoplens.duckdb`, a symbolic link to one of the replicas in
-`data/published/`. The working copy is opened so that every change of the run stays in its write-ahead log
-(no optimistic writes, no automatic checkpoint, none on close); `WorkingCopy.close()` keeps that log as the
-run's delta (`data/sync/deltas/<lineage>.<version>.wal`) before checkpointing the working copy itself. To
-publish, the idle replica (the one readers left at the previous publish) replays the deltas it lacks —
-DuckDB's own recovery, on a file identical to the working copy before those runs — and is checkpointed;
-then the link is flipped with an atomic rename. A reader keeps the file it opened; the next one opens the
-new one. The working copy and the replicas go through the same steps (replay a log, checkpoint), so the
-row ids a log refers to are the same in both.
+(`WorkingCopy`), and readers open `data/shoplens.duckdb`, a symbolic link to one of two replicas in
+`data/published/`.
 
-A full copy of the working file (temp file, fsync, rename) replaces the delta when the replica cannot take
-it: it is still held by a reader (its lock), it missed a delta, or the working copy's log does not hold the
-whole run (a writer killed before `close()`, a checkpoint during the run, a rebuild by replay: a new
-lineage). A crash at any step leaves the link on a complete replica; a replica being updated is renamed
-away from its name first and has no version until it is complete, so it is never used half-replayed.
+Why logs and not files: a checkpoint rewrites every ART index of a changed table whole (about 30 MB per
+million keys, measured), so a warehouse that is checkpointed, or copied, after each run pays for its whole
+history every run. The working copy is instead opened so that it never checkpoints during normal runs
+(no optimistic writes, no automatic checkpoint, none on close): each run appends its changes to the same
+write-ahead log, and reopening replays it. A replica is a copy of the working file as of its last
+checkpoint (the base) plus a prefix of its log; publishing appends the bytes the idle replica lacks to its
+log, fsyncs, and flips the link with an atomic rename. DuckDB replays a replica's log when a reader opens
+it (in memory, read-only). A reader keeps the replica it opened; the one being appended to is never the
+one the link names, and its log only grows, so nothing a reader holds changes under it.
 
-Must never: write a file the link points at, or flip the link to a replica that is not complete.
+The log grows with every run, and each open replays it; past `COMPACT_BYTES` the working copy is
+checkpointed (compaction: the base changes, a new lineage) and each replica is copied whole once. A whole
+copy also replaces the append when the log may not be a continuation of what a replica has: a writer killed
+mid-run whose recovery rewrote the file, a rebuild by replay, a log whose published part changed. A crash
+at any step leaves the link on a complete replica: a replica's published length (`<replica>.json`) is
+written only once its appended log is on disk, and a log longer than that is cut back before appending.
+
+Must never: append to the replica the link names, or flip the link to a replica whose log is incomplete.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -36,11 +41,12 @@ import duckdb
 
 from shoplens.config import warehouse_path
 
-#: every change of a run in the log: no row groups written ahead, no checkpoint until `close()`
-WORKING_CONFIG = {"enable_optimistic_write": False, "wal_autocheckpoint": "2GB",
+#: every change of a run in the log: no row groups written ahead, no checkpoint (the log is what is published)
+WORKING_CONFIG = {"enable_optimistic_write": False, "wal_autocheckpoint": "4GB",
                   "auto_checkpoint_skip_wal_threshold": 2**62}
-#: deltas kept for a replica left behind by long readers
-KEEP_DELTAS = 64
+#: past this much log, the working copy is checkpointed and the replicas copied whole (compaction)
+COMPACT_BYTES = 256 * 2**20
+_TAIL = 4096
 
 
 def working_path(home: Path) -> Path:
@@ -53,10 +59,6 @@ def replicas_dir(home: Path) -> Path:
 
 def _state_path(home: Path) -> Path:
     return home / "data" / "sync" / "publish.json"
-
-
-def _deltas_dir(home: Path) -> Path:
-    return home / "data" / "sync" / "deltas"
 
 
 def _wal(path: Path) -> Path:
@@ -95,22 +97,26 @@ def _copy(source: Path, target: Path) -> int:
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
     return source.stat().st_size
 
 
-def _replay_and_checkpoint(path: Path) -> None:
-    """Open `path` (DuckDB replays the log next to it), checkpoint, close: the same on every copy."""
-    con = duckdb.connect(str(path), config=dict(WORKING_CONFIG))
-    try:
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+def _stamp(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _tail(path: Path, length: int) -> str:
+    """A digest of the log's last bytes before `length`: that the published part is still there."""
+    if length == 0:
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, length - _TAIL))
+        return hashlib.sha256(handle.read(min(length, _TAIL))).hexdigest()
 
 
 @dataclass
 class Published:
-    """What a publish did: 'delta' (logs replayed into the idle replica) or 'copy' (the whole file)."""
+    """What a publish did: 'append' (the log's new bytes), 'copy' (the whole file) or 'compact'."""
 
     path: Path
     mode: str
@@ -119,62 +125,48 @@ class Published:
 
 
 class WorkingCopy:
-    """The writers' database: `open()` it under the sync lock, write, then `close()` (and `publish()`)."""
+    """The writers' database: `open()` it under the sync lock, write, `close()`, then `publish()`."""
 
     def __init__(self, home: Path, *, rebuild: bool = False) -> None:
         self.home = home
-        #: a rebuild (replay) writes a new file: checkpoints as usual, published by a whole copy
-        self.rebuild = rebuild
         self.path = working_path(home)
-        self._whole_log = False
-        self._stamp: tuple | None = None
+        #: a rebuild (replay) writes a new file: checkpointed as usual, published by a whole copy
+        self.rebuild = rebuild
 
     def open(self):
+        from shoplens.errors import WarehouseError
         from shoplens.warehouse.db import Warehouse
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # the log holds the whole run only if the file starts clean, from a known version
-        self._whole_log = (not self.rebuild and self.path.exists() and not _wal(self.path).exists()
-                           and _read_json(_state_path(self.home)) is not None)
         try:
             con = duckdb.connect(str(self.path), config={} if self.rebuild else dict(WORKING_CONFIG))
-        except duckdb.Error:
-            from shoplens.errors import WarehouseError
-
-            raise WarehouseError(f"cannot open the working warehouse {self.path}: is another shoplens writing it?")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open the working warehouse {self.path}: {exc}") from exc
         if not self.rebuild:
             con.execute("PRAGMA disable_checkpoint_on_shutdown")
-        self._stamp = self._file_stamp()
         return Warehouse(con)
 
-    def _file_stamp(self) -> tuple:
-        st = self.path.stat()
-        return st.st_size, st.st_mtime_ns
-
     def close(self, warehouse) -> None:
-        """Close the writers' connection; keep the run's log as a delta; checkpoint the working copy."""
-        whole = self._whole_log and self._file_stamp() == self._stamp  # no checkpoint happened meanwhile
+        """Close the writers' connection and record how far the log goes; compact it when it is long."""
         warehouse.close()
-        state = _read_json(_state_path(self.home)) if whole else None
+        state = _read_json(_state_path(self.home))
         log = _wal(self.path)
-        if state is not None and log.exists():
-            lineage, version = state["lineage"], state["version"] + 1
-            deltas = _deltas_dir(self.home)
-            deltas.mkdir(parents=True, exist_ok=True)
-            _copy(log, deltas / f"{lineage}.{version}.wal")
-        elif state is not None:  # nothing was written
-            lineage, version = state["lineage"], state["version"]
-        else:  # a new lineage: every replica is copied whole once
-            lineage, version = uuid.uuid4().hex[:12], 0
-        _replay_and_checkpoint(self.path)
-        _write_json(_state_path(self.home), {"lineage": lineage, "version": version})
+        length = log.stat().st_size if log.exists() else 0
+        # the log continues what was published: same base file, its published bytes unchanged
+        same = (not self.rebuild and state is not None and state["base"] == _stamp(self.path)
+                and length >= state["wal_bytes"] and _tail(log, state["wal_bytes"]) == state["tail"])
+        if not same or length > COMPACT_BYTES:
+            con = duckdb.connect(str(self.path))  # replay whatever log there is, then checkpoint: a new base
+            try:
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            state, length = {"lineage": uuid.uuid4().hex[:12]}, 0
+        _write_json(_state_path(self.home), {"lineage": state["lineage"], "base": _stamp(self.path),
+                                             "wal_bytes": length, "tail": _tail(log, length)})
 
     def publish(self) -> Published:
         return publish(self.home)
-
-
-def _replica_meta(replica: Path) -> dict | None:
-    return _read_json(replica.with_name(replica.name + ".json"))
 
 
 def _current(home: Path) -> Path | None:
@@ -184,111 +176,77 @@ def _current(home: Path) -> Path | None:
     return None
 
 
-def _held_here(path: Path) -> bool:
-    """Whether this process has `path` open (a reader here: its lock would not stop us, POSIX locks being
-    per process)."""
-    fds = Path("/proc/self/fd")
-    if not fds.exists():
-        return False
-    inode = path.stat().st_ino
-    for fd in fds.iterdir():
-        try:
-            st = fd.stat()
-        except OSError:
-            continue
-        if st.st_ino == inode and st.st_dev == path.stat().st_dev:
-            return True
-    return False
-
-
-def _update(replica: Path, logs: list[Path]) -> Path | None:
-    """Replay `logs` into `replica` under a name no reader resolves; None when a reader holds it."""
-    if _held_here(replica):
-        return None
-    meta_file = replica.with_name(replica.name + ".json")
-    meta_file.unlink(missing_ok=True)
-    busy = replica.with_name(f".{replica.name}.applying")
-    os.replace(replica, busy)
-    _fsync_dir(replica.parent)
-    try:
-        for log in logs:
-            shutil.copyfile(log, _wal(busy))
-            _replay_and_checkpoint(busy)
-    except duckdb.Error:  # held by a reader (its lock), or not this log's file: never used again
-        busy.unlink(missing_ok=True)
-        _wal(busy).unlink(missing_ok=True)
-        return None
-    with open(busy, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(busy, replica)
-    _fsync_dir(replica.parent)
-    return replica
+def _append(source: Path, start: int, end: int, replica: Path, have: int) -> int:
+    """Give `replica` the log bytes [start, end) of `source` after its first `have` (cut back to that)."""
+    log = _wal(replica)
+    with open(log, "ab") as out:
+        out.truncate(have)
+    with open(source, "rb") as src, open(log, "ab") as out:
+        src.seek(start)
+        remaining = end - start
+        while remaining:
+            chunk = src.read(min(remaining, 8 * 2**20))
+            if not chunk:
+                raise OSError(f"{source} ended before byte {end}")
+            out.write(chunk)
+            remaining -= len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return end - start
 
 
 def publish(home: Path) -> Published:
-    """Bring an idle replica to the working copy's version (its deltas, or a whole copy) and point
+    """Bring the idle replica to the working copy (its log's new bytes, or a whole copy) and point
     `data/shoplens.duckdb` at it. Run under the sync lock, after `WorkingCopy.close()`."""
     started = time.perf_counter()
     state = _read_json(_state_path(home))
-    if state is None:  # a working copy written before replicas existed: publish it as it is
-        _replay_and_checkpoint(working_path(home))
-        state = {"lineage": uuid.uuid4().hex[:12], "version": 0}
+    work = working_path(home)
+    if state is None:  # a working copy from before replicas: checkpoint it and start a lineage
+        con = duckdb.connect(str(work))
+        con.execute("CHECKPOINT")
+        con.close()
+        state = {"lineage": uuid.uuid4().hex[:12], "base": _stamp(work), "wal_bytes": 0, "tail": ""}
         _write_json(_state_path(home), state)
-    lineage, version = state["lineage"], state["version"]
     folder = replicas_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in [*folder.glob(".*.applying"), *folder.glob(".*.applying.wal"), *folder.glob(".*.tmp"),
-                  *warehouse_path(home).parent.glob(f".{warehouse_path(home).name}.*.tmp")]:
+    for stale in [*folder.glob(".*.tmp"), *warehouse_path(home).parent.glob(f".{warehouse_path(home).name}.*")]:
         stale.unlink(missing_ok=True)  # left by a publish that was killed
     current = _current(home)
-    deltas = _deltas_dir(home)
-    target, mode, written = None, "delta", 0
-    candidates = []
-    for replica in folder.glob("*.duckdb"):
-        meta = _replica_meta(replica)
-        if replica.resolve() != current and meta and meta["lineage"] == lineage and meta["version"] <= version:
-            candidates.append((meta["version"], replica))
-    for have, replica in sorted(candidates, reverse=True):
-        logs = [deltas / f"{lineage}.{v}.wal" for v in range(have + 1, version + 1)]
-        if all(log.exists() for log in logs):
-            target = _update(replica, logs)
-            if target is not None:
-                written = sum(log.stat().st_size for log in logs) * 2  # the log, then its checkpoint
-                break
+    target, mode, written = None, "append", 0
+    for replica in sorted(folder.glob("*.duckdb")):
+        meta = _read_json(replica.with_name(replica.name + ".json"))
+        if (replica.resolve() != current and meta and meta["lineage"] == state["lineage"]
+                and meta["wal_bytes"] <= state["wal_bytes"]):
+            written = _append(_wal(work), meta["wal_bytes"], state["wal_bytes"], replica, meta["wal_bytes"])
+            target = replica
+            break
     if target is None:
         mode = "copy"
         target = folder / f"{uuid.uuid4().hex[:12]}.duckdb"
-        written = _copy(working_path(home), target)
-    _write_json(target.with_name(target.name + ".json"), {"lineage": lineage, "version": version})
+        _wal(target).unlink(missing_ok=True)
+        written = _copy(work, target)
+        if state["wal_bytes"]:
+            written += _append(_wal(work), 0, state["wal_bytes"], target, 0)
+    _fsync_dir(folder)
+    _write_json(target.with_name(target.name + ".json"), {"lineage": state["lineage"], "wal_bytes": state["wal_bytes"]})
     link = warehouse_path(home)
     tmp_link = link.with_name(f".{link.name}.{os.getpid()}.link")
     tmp_link.unlink(missing_ok=True)
     os.symlink(os.path.relpath(target, link.parent), tmp_link)
     os.replace(tmp_link, link)
     _fsync_dir(link.parent)
-    _prune(home, target, current, lineage, version)
+    _prune(home, target, current)
     return Published(link, mode, written, time.perf_counter() - started)
 
 
-def _prune(home: Path, target: Path, previous: Path | None, lineage: str, version: int) -> None:
-    """Keep the published replica and the one readers just left (the next publish's target); delete the
-    deltas no kept replica needs. A deleted file stays readable to a reader that has it open."""
-    folder = replicas_dir(home)
+def _prune(home: Path, target: Path, previous: Path | None) -> None:
+    """Keep the published replica and the one readers just left (the next publish's target). A deleted
+    file stays readable to a reader that has it open."""
     keep = {target.resolve(), previous.resolve() if previous else None}
-    oldest = version
-    for replica in folder.glob("*.duckdb"):
-        if replica.resolve() in keep:
-            meta = _replica_meta(replica)
-            if meta and meta["lineage"] == lineage:
-                oldest = min(oldest, meta["version"])
-            continue
-        replica.unlink(missing_ok=True)
-        replica.with_name(replica.name + ".json").unlink(missing_ok=True)
-    oldest = max(oldest, version - KEEP_DELTAS)
-    for log in _deltas_dir(home).glob("*.wal"):
-        name, _, number = log.stem.rpartition(".")
-        if name != lineage or not number.isdigit() or int(number) <= oldest:
-            log.unlink(missing_ok=True)
+    for replica in replicas_dir(home).glob("*.duckdb"):
+        if replica.resolve() not in keep:
+            for path in (replica, _wal(replica), replica.with_name(replica.name + ".json")):
+                path.unlink(missing_ok=True)
 
 
 def carry_over(warehouse, published: Path) -> list[str]:
