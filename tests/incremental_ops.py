@@ -193,8 +193,14 @@ def derived(wh: Warehouse) -> dict[str, list[tuple]]:
 
 
 def rebuilt(path: Path, scratch: Path) -> dict[str, list[tuple]]:
-    """The derived tables of a copy of the warehouse at `path`, rebuilt from scratch (buyers renumbered)."""
+    """The derived tables of a copy of the warehouse at `path` (and its log), rebuilt from scratch (buyers
+    renumbered)."""
+    path = path.resolve()
     shutil.copyfile(path, scratch)
+    log, copy_log = path.with_name(path.name + ".wal"), scratch.with_name(scratch.name + ".wal")
+    copy_log.unlink(missing_ok=True)
+    if log.exists():
+        shutil.copyfile(log, copy_log)
     with Warehouse(scratch) as wh:
         with wh.transaction():
             wh.con.execute("DELETE FROM buyer_keys")
@@ -202,3 +208,44 @@ def rebuilt(path: Path, scratch: Path) -> dict[str, list[tuple]]:
         keys = wh.rows("SELECT buyer_key FROM buyer_keys")
         assert len(keys) == len(set(keys))
         return derived(wh)
+
+
+def churn(home: str, seed: int, rounds: int, phases: str | None = None) -> None:
+    """Rounds of a writer, as a sync runs them: open the working copy, load a few random changes, refresh the
+    facts, close, publish; each round ends by recording how many orders it published (`churn_marker`).
+    `phases` names a file the current phase is written to (the SIGKILL test reads where it struck)."""
+    import os
+
+    from shoplens.locks import sync_lock
+    from shoplens.warehouse.publish import WorkingCopy
+
+    business = Business(seed)
+    fd = os.open(phases, os.O_WRONLY | os.O_CREAT | os.O_APPEND) if phases else None
+
+    def phase(name: str) -> None:
+        if fd is not None:
+            os.write(fd, name.encode() + b"\n")
+
+    for _ in range(rounds):
+        with sync_lock(Path(home)):
+            copy = WorkingCopy(Path(home))
+            phase("open")
+            wh = copy.open()
+            try:
+                if not wh.rows("SELECT 1 FROM shops LIMIT 1"):
+                    shops(wh)
+                phase("load")
+                for _ in range(business.rng.randrange(1, 4)):
+                    business.step(wh)
+                phase("derive")
+                wh.refresh_facts(incremental=True)
+                with wh.transaction():
+                    wh.con.execute("CREATE TABLE IF NOT EXISTS churn_marker (orders BIGINT, total DECIMAL(38, 4))")
+                    wh.con.execute("DELETE FROM churn_marker")
+                    wh.con.execute("INSERT INTO churn_marker SELECT count(*), coalesce(sum(sub_total), 0) FROM orders")
+            finally:
+                phase("close")
+                copy.close(wh)
+            phase("publish")
+            copy.publish()
+            phase("done")
