@@ -138,9 +138,11 @@ STOCK_DAILY = """
     INSERT INTO stock_daily
     WITH span AS (
         SELECT shop_id, min(date) AS first, max(date) AS last FROM inventory_snapshots GROUP BY shop_id
+    ), snapshots AS (
+        SELECT i.* FROM inventory_snapshots i SEMI JOIN (SELECT DISTINCT shop_id, sku_id FROM {scope}) sc
+          ON sc.shop_id = i.shop_id AND sc.sku_id = i.sku_id
     ), keys AS (
-        SELECT DISTINCT i.shop_id, i.sku_id, i.warehouse_id, i.product_id FROM inventory_snapshots i
-        WHERE EXISTS (SELECT 1 FROM {scope} sc WHERE sc.shop_id = i.shop_id AND sc.sku_id = i.sku_id)
+        SELECT DISTINCT i.shop_id, i.sku_id, i.warehouse_id, i.product_id FROM snapshots i
     ), grid AS (
         SELECT k.*, CAST(g.day AS DATE) AS date
         FROM keys k JOIN span USING (shop_id),
@@ -151,12 +153,12 @@ STOCK_DAILY = """
           ON sc.shop_id = g.shop_id AND sc.sku_id = g.sku_id AND g.date BETWEEN sc.lo AND sc.hi
     ), stock AS (
         SELECT g.*, coalesce(i.available, 0) AS stock
-        FROM scoped g ASOF LEFT JOIN inventory_snapshots i
+        FROM scoped g ASOF LEFT JOIN snapshots i
           ON i.sku_id = g.sku_id AND i.warehouse_id = g.warehouse_id AND g.date >= i.date
     ), units AS (
         SELECT li.shop_id, li.sku_id, CAST(timezone(s.timezone, li.create_time) AS DATE) AS date, count(*) AS units
         FROM line_item_facts li JOIN shops s USING (shop_id)
-        WHERE li.paid AND NOT li.cancelled AND li.create_time >= CAST({units_since} AS TIMESTAMPTZ) - INTERVAL 1 DAY
+        WHERE li.paid AND NOT li.cancelled AND ({units_since})
           AND EXISTS (SELECT 1 FROM {scope} sc WHERE sc.shop_id = li.shop_id AND sc.sku_id = li.sku_id)
         GROUP BY ALL
     ), per_sku AS (
@@ -285,7 +287,7 @@ def _full(con) -> None:
     con.execute(BACKLOG_DAILY.format(df="dispatch_facts", o="orders", f="order_fulfilment"))
     con.execute("DELETE FROM stock_daily")
     every_sku = "(SELECT DISTINCT shop_id, sku_id, DATE '0001-01-01' AS lo, DATE '9999-12-31' AS hi FROM inventory_snapshots)"
-    con.execute(STOCK_DAILY.format(scope=every_sku, units_since="DATE '0001-01-01'"))
+    con.execute(STOCK_DAILY.format(scope=every_sku, units_since="true"))
     con.execute("DELETE FROM listing_daily")
     last_days = f"({LAST_PRODUCT_DAYS.format(where='true')})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE listing_daily_span AS {LISTING_SPAN.format(last_days=last_days)}")
@@ -363,8 +365,8 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     # every order of those buyers, narrow: what the per-buyer columns need
     con.execute("""CREATE OR REPLACE TEMP TABLE _buyer_orders AS
                    SELECT order_id, shop_id, buyer_id, create_time, paid_time, status FROM orders
-                   WHERE list_contains(?, buyer_id) AND shop_id || chr(31) || buyer_id IN (SELECT buyer FROM _buyers)""",
-                [buyer_ids])
+                   WHERE list_contains(?, buyer_id)""", [buyer_ids])
+    con.execute("DELETE FROM _buyer_orders WHERE shop_id || chr(31) || buyer_id NOT IN (SELECT buyer FROM _buyers)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _win AS {WINDOWS.format(o='_buyer_orders')}")
     # the changed orders, whole
     con.execute("CREATE OR REPLACE TEMP TABLE _o AS SELECT * FROM orders WHERE list_contains(?, order_id)", params)
@@ -388,14 +390,15 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
                             [first, prev, order_id])
     # line items of the changed orders
     day = "CAST(timezone(s.timezone, li.create_time) AS DATE)"
-    touched = con.execute(f"""SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM line_item_facts li
-                              JOIN shops s USING (shop_id) WHERE list_contains(?, li.order_id)""", params).fetchall()
+    lines = "(SELECT shop_id, sku_id, product_id, create_time FROM line_item_facts WHERE list_contains(?, order_id))"
+    touched = con.execute(f"SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM {lines} li JOIN shops s USING (shop_id)",
+                          params).fetchall()
     con.execute("DELETE FROM line_item_facts WHERE list_contains(?, order_id)", params)
     con.execute(LINE_ITEM_FACTS.format(li="(SELECT * FROM order_line_items WHERE list_contains($orders, order_id))",
                                        of="(SELECT * FROM order_facts WHERE list_contains($orders, order_id))"),
                 {"orders": orders})
-    touched += con.execute(f"""SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM line_item_facts li
-                               JOIN shops s USING (shop_id) WHERE list_contains(?, li.order_id)""", params).fetchall()
+    touched += con.execute(f"SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM {lines} li JOIN shops s USING (shop_id)",
+                           params).fetchall()
     return touched
 
 
@@ -425,20 +428,65 @@ def _dispatch(con, orders: list[str], moved: list[str]) -> None:
         return
     _temp(con, "_moved", "shop_id VARCHAR, old_as_of TIMESTAMPTZ, as_of TIMESTAMPTZ",
           [(s, *(to_time(v) for v in cursors[s])) for s in forward])
-    con.execute("""CREATE OR REPLACE TEMP TABLE _waiting AS
-                   SELECT d.order_id, m.old_as_of FROM dispatch_facts d JOIN _moved m USING (shop_id)
-                   WHERE d.rts_time IS NULL AND NOT list_contains($ids, d.order_id)""", {"ids": scope})
     con.execute("""UPDATE dispatch_facts SET as_of = m.as_of,
                           late = coalesce(dispatch_facts.rts_time > dispatch_facts.rts_sla_time,
                                           m.as_of > dispatch_facts.rts_sla_time, false)
                    FROM _moved m WHERE m.shop_id = dispatch_facts.shop_id AND dispatch_facts.rts_time IS NULL
                      AND NOT list_contains($ids, dispatch_facts.order_id)""", {"ids": scope})
+    # the backlog gains a day for each order still waiting when a shop-local day ended between the cursors
+    zones = dict(con.execute("SELECT shop_id, timezone FROM shops").fetchall())
+    crossed = [s for s in forward if s in zones and _local_day(cursors[s][0], zones[s]) != _local_day(cursors[s][1], zones[s])]
+    if not crossed:
+        return
+    con.execute("""CREATE OR REPLACE TEMP TABLE _waiting AS
+                   SELECT d.order_id, m.old_as_of FROM dispatch_facts d JOIN _moved m USING (shop_id)
+                   WHERE d.rts_time IS NULL AND list_contains($crossed, d.shop_id)
+                     AND NOT list_contains($ids, d.order_id)""", {"ids": scope, "crossed": crossed})
     ids = [r[0] for r in con.execute("SELECT order_id FROM _waiting").fetchall()]
-    if ids:  # the backlog days that ended between the two cursors
+    if ids:
         con.execute(BACKLOG_DAILY.replace("WHERE paid_time <= day_end",
                                           "WHERE day_end > (SELECT old_as_of FROM _waiting w WHERE w.order_id = "
                                           "days.order_id) AND paid_time <= day_end").format(
             df="(SELECT * FROM dispatch_facts WHERE list_contains($ids, order_id))", o=o, f=f), {"ids": ids})
+
+
+def _shift(day: date, days: int) -> date:
+    """`day` moved by `days`, kept within FAR_PAST..FAR_FUTURE."""
+    if day <= FAR_PAST + timedelta(days=30):
+        return FAR_PAST
+    if day >= FAR_FUTURE - timedelta(days=30):
+        return FAR_FUTURE
+    return day + timedelta(days=days)
+
+
+def time_ranges(column: str, days: list[tuple[date, date]]) -> str:
+    """`column` within any of the day ranges (merged; a day's bounds widened by one on each side for time
+    zones), as constants DuckDB can skip row groups with."""
+    merged: list[list[date]] = []
+    for lo, hi in sorted(days):
+        if merged and (merged[-1][1] == FAR_FUTURE or lo <= merged[-1][1] + timedelta(days=1)):
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    if not merged:
+        return "false"
+    if merged[0][0] == FAR_PAST or merged[-1][1] == FAR_FUTURE:
+        return "true" if len(merged) == 1 and merged[0] == [FAR_PAST, FAR_FUTURE] else "(" + " OR ".join(
+            _between(column, lo, hi) for lo, hi in merged) + ")"
+    return "(" + " OR ".join(_between(column, lo, hi) for lo, hi in merged) + ")"
+
+
+def _between(column: str, lo: date, hi: date) -> str:
+    parts = [] if lo == FAR_PAST else [f"{column} >= TIMESTAMPTZ '{_shift(lo, -1)}'"]
+    parts += [] if hi == FAR_FUTURE else [f"{column} < TIMESTAMPTZ '{_shift(hi, 2)}'"]
+    return "(" + (" AND ".join(parts) or "true") + ")"
+
+
+def _local_day(seconds: int, zone: str) -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(seconds, ZoneInfo(zone)).date()
 
 
 def to_time(seconds: int):
@@ -480,11 +528,10 @@ def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: l
                    SELECT s.shop_id, k.sku_id, s.lo, s.hi FROM _stock_scope0 s
                    JOIN (SELECT DISTINCT shop_id, sku_id FROM inventory_snapshots) k
                      ON k.shop_id = s.shop_id AND s.sku_id IN ('*', k.sku_id)""")
-    con.execute("""DELETE FROM stock_daily d WHERE EXISTS (SELECT 1 FROM _stock_scope sc WHERE sc.shop_id = d.shop_id
-                   AND sc.sku_id = d.sku_id AND d.date BETWEEN sc.lo AND sc.hi)""")
-    lo = min(row[2] for row in scope)
-    since = lo - timedelta(days=14) if lo > FAR_PAST + timedelta(days=14) else FAR_PAST
-    con.execute(STOCK_DAILY.format(scope="_stock_scope", units_since="?"), [since])
+    con.execute("""DELETE FROM stock_daily WHERE rowid IN (SELECT d.rowid FROM stock_daily d JOIN _stock_scope sc
+                   ON sc.shop_id = d.shop_id AND sc.sku_id = d.sku_id AND d.date BETWEEN sc.lo AND sc.hi)""")
+    con.execute(STOCK_DAILY.format(scope="_stock_scope", units_since=time_ranges(
+        "li.create_time", [(_shift(lo, -14), _shift(hi, 1)) for _, _, lo, hi in scope])))
 
 
 def _listing(con, changes: dict[str, set[str]], touched: list[tuple]) -> None:
