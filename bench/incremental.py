@@ -331,6 +331,18 @@ def todays_way(home: Path) -> dict:
     return {"derive_s": derive_s, "publish_s": publish_s, "published_mb_written": mb}
 
 
+def reader_open(home: Path) -> float:
+    """Seconds for a reader (a report) to open the published warehouse and count its orders: DuckDB replays
+    the replica's log on open. Median of 3."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with Warehouse(home / "data" / "shoplens.duckdb", read_only=True) as wh:
+            wh.count("orders")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="shoplens-incr-", dir=os.environ.get("SHOPLENS_BENCH_DIR")) as tmp:
         home = Path(tmp)
@@ -342,6 +354,13 @@ def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed:
             runs.append(one_sync(home, rng, run, changed))
             print(f"sync {run}: " + json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                                 for k, v in runs[-1].items()}), flush=True)
+        reader_open_s = reader_open(home)
+        log_mb = working_path(home).with_name("working.duckdb.wal").stat().st_size / 2**20
+        copy, started = WorkingCopy(home), time.perf_counter()  # compaction: checkpoint, then whole copies
+        copy.close(copy.open(), compact=True)
+        publish(home)
+        compact_s = time.perf_counter() - started
+        compacted_open_s = reader_open(home)
         incremental = fingerprints(working_path(home), DERIVED)
         published = fingerprints(home / "data" / "shoplens.duckdb", DERIVED + ("orders", "order_line_items"))
         working = fingerprints(working_path(home), DERIVED + ("orders", "order_line_items"))
@@ -352,7 +371,8 @@ def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed:
     steady = [r for r in runs if r["publish_mode"] == "append"] or runs
     med = {k: statistics.median(r[k] for r in steady) for k in ("load_s", "derive_s", "publish_s", "total_s",
                                                                    "published_mb_written")}
-    return {"orders": orders, "days": days, "file_mb": round(file_mb), "runs": runs, "median": med, "naive": naive,
+    return {"orders": orders, "days": days, "file_mb": round(file_mb), "runs": runs, "reader_open_s": reader_open_s,
+            "log_mb": log_mb, "compact_s": compact_s, "compacted_open_s": compacted_open_s, "median": med, "naive": naive,
             "facts_match": incremental == rebuilt, "published_matches": published == working,
             "differences": sorted(t for t in DERIVED if incremental[t] != rebuilt[t])}
 
@@ -392,6 +412,9 @@ def main() -> None:
         "full_refresh_small_s": round(small["median"]["load_s"] + small["naive"]["derive_s"]
                                       + small["naive"]["publish_s"], 3),
         "warehouse_mb": big["file_mb"], "warehouse_small_mb": small["file_mb"],
+        "reader_open_s": round(big["reader_open_s"], 2), "reader_open_compacted_s": round(big["compacted_open_s"], 2),
+        "log_mb_after_syncs": round(big["log_mb"], 1), "compact_s": round(big["compact_s"], 1),
+        "reader_open_small_s": round(small["reader_open_s"], 2), "compact_small_s": round(small["compact_s"], 1),
         "runs": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in big["runs"]],
         "runs_small": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in small["runs"]],
         "facts_match_rebuild": big["facts_match"] and small["facts_match"],
