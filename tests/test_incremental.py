@@ -11,18 +11,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from incremental_ops import Business, derived, rebuilt, shops
 from shoplens.demo import sandbox_settings, sync_from_sandbox
 from shoplens.sync import SyncOptions, replay
 from shoplens.warehouse import Warehouse
-from shoplens.warehouse.publish import WorkingCopy, publish, replicas_dir, working_path
+from shoplens.warehouse.publish import replicas_dir, working_path
 from test_sync import LOADED_BY, content_hashes, warehouse
 
 TESTS = Path(__file__).resolve().parent
@@ -195,3 +193,17 @@ def test_readers_are_never_refused_and_never_see_half_a_publish(tmp_path):
     seen = [json.loads((tmp_path / f"reader{n}.json").read_text()) for n in range(3)]
     assert all(s["opens"] > 10 and not s["refused"] and not s["half"] for s in seen), seen
     assert len({state for s in seen for state in s["states"]}) > 5  # they read many publishes
+
+
+def test_the_incremental_bench_runs_at_a_tiny_size_and_checks_its_comparison(tmp_path):
+    out = tmp_path / "incremental.json"
+    done = subprocess.run([sys.executable, str(TESTS.parent / "bench" / "incremental.py"), "--tiny", "--no-doc",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600,
+                          env=os.environ | {"SHOPLENS_BENCH_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["facts_match_rebuild"] and result["published_matches_working"] and not result["differences"]
+    assert result["orders"] == 20_000 and result["changed_orders"] == 200
+    assert 0 < result["incremental_s"] and 0 < result["full_refresh_s"]
+    assert 0 < result["published_mb_written"] < result["full_published_mb_written"]
+    assert {r["publish_mode"] for r in result["runs"]} == {"copy", "append"}

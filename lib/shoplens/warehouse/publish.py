@@ -151,24 +151,36 @@ class WorkingCopy:
         """Close the writers' connection and record how far the log goes; compact it when it is long (or
         `compact`)."""
         warehouse.close()
-        state = _read_json(_state_path(self.home))
-        log = _wal(self.path)
-        length = log.stat().st_size if log.exists() else 0
-        # the log continues what was published: same base file, its published bytes unchanged
-        same = (not self.rebuild and state is not None and state["base"] == _stamp(self.path)
-                and length >= state["wal_bytes"] and _tail(log, state["wal_bytes"]) == state["tail"])
-        if not same or compact or length > COMPACT_BYTES:
-            con = duckdb.connect(str(self.path))  # replay whatever log there is, then checkpoint: a new base
-            try:
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            state, length = {"lineage": uuid.uuid4().hex[:12]}, 0
-        _write_json(_state_path(self.home), {"lineage": state["lineage"], "base": _stamp(self.path),
-                                             "wal_bytes": length, "tail": _tail(log, length)})
+        _record(self.home, new_lineage=self.rebuild, compact=compact)
 
     def publish(self) -> Published:
         return publish(self.home)
+
+
+def _record(home: Path, *, new_lineage: bool = False, compact: bool = False) -> dict:
+    """How far the working copy's log goes (`data/sync/publish.json`): a continuation of the lineage when the
+    base file is the same and the published part of the log unchanged; else (or past COMPACT_BYTES, or
+    `compact`) the working copy is checkpointed and a new lineage starts."""
+    work = working_path(home)
+    state = _read_json(_state_path(home))
+    log = _wal(work)
+    length = log.stat().st_size if log.exists() else 0
+    same = (not new_lineage and state is not None and state.get("base") == _stamp(work)
+            and length >= state["wal_bytes"] and _tail(log, state["wal_bytes"]) == state["tail"])
+    if same and not compact and length <= COMPACT_BYTES:
+        if length == state["wal_bytes"]:
+            return state
+        lineage = state["lineage"]
+    else:
+        con = duckdb.connect(str(work))  # replay whatever log there is, then checkpoint: a new base
+        try:
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        lineage, length = uuid.uuid4().hex[:12], 0
+    state = {"lineage": lineage, "base": _stamp(work), "wal_bytes": length, "tail": _tail(log, length)}
+    _write_json(_state_path(home), state)
+    return state
 
 
 def _current(home: Path) -> Path | None:
@@ -201,14 +213,8 @@ def publish(home: Path) -> Published:
     """Bring the idle replica to the working copy (its log's new bytes, or a whole copy) and point
     `data/shoplens.duckdb` at it. Run under the sync lock, after `WorkingCopy.close()`."""
     started = time.perf_counter()
-    state = _read_json(_state_path(home))
     work = working_path(home)
-    if state is None:  # a working copy from before replicas: checkpoint it and start a lineage
-        con = duckdb.connect(str(work))
-        con.execute("CHECKPOINT")
-        con.close()
-        state = {"lineage": uuid.uuid4().hex[:12], "base": _stamp(work), "wal_bytes": 0, "tail": ""}
-        _write_json(_state_path(home), state)
+    state = _record(home)  # a writer that did not close() through WorkingCopy (or a copy from before replicas)
     folder = replicas_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob(".*.tmp"), *warehouse_path(home).parent.glob(f".{warehouse_path(home).name}.*")]:
