@@ -3,6 +3,7 @@ temp dirs, real kernels, Debian's headless Chromium."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,14 +44,24 @@ def client(server, tokens):
         yield api
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory) -> tuple[Path, Sandbox]:
-    """A workspace synced over HTTP from a small sandbox, with a week of daily stock and product status
-    snapshots before it; the sandbox is returned for cross-checks."""
-    home = tmp_path_factory.mktemp("workspace")
+@pytest.fixture(scope="session")
+def synced_once(tmp_path_factory) -> tuple[Path, Sandbox]:
+    """One workspace synced over HTTP from a small sandbox, with a week of daily stock and product status
+    snapshots before it, for the whole run; tests get copies (`synced`), never this one."""
+    home = tmp_path_factory.mktemp("synced-once")
     sandbox = small_sandbox()
     with SandboxServer(sandbox) as running:
         sync_from_sandbox(running, home, options=SyncOptions(history_days=21), snapshot_days=8)
+    return home, sandbox
+
+
+@pytest.fixture(scope="module")
+def synced(synced_once, tmp_path_factory) -> tuple[Path, Sandbox]:
+    """A module's own copy of the synced workspace (warehouse, working copy, raw archive): what a module
+    writes there stays there. The sandbox is returned for cross-checks (the same business: read only)."""
+    source, sandbox = synced_once
+    home = tmp_path_factory.mktemp("workspace")
+    shutil.copytree(source, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
     return home, sandbox
 
 
