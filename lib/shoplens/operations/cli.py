@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from shoplens.errors import ShoplensError
+from shoplens.warehouse import facts
 
 stock_app = typer.Typer(help="Stock settings: restock lead times for stockout risk.", no_args_is_help=True)
 
@@ -31,4 +32,5 @@ def lead_time(days: int = typer.Argument(..., help="Days a restock takes to arri
             raise ShoplensError(f"shop {shop} has no synced SKU {sku!r}")
         with warehouse.transaction():
             warehouse.con.execute("INSERT OR REPLACE INTO stock_lead_times VALUES (?, ?, ?)", [shop, sku, days])
+            facts.mark(warehouse.con, "sku", [facts.key(shop, sku)])
     typer.echo(f"lead time for {'every SKU' if sku == '*' else 'SKU ' + sku} of shop {shop}: {days} days")

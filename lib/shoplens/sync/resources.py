@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shoplens.sync import mapping as m
-from shoplens.warehouse import Warehouse
+from shoplens.warehouse import Warehouse, facts
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,14 @@ def _drop_stale_children(wh: Warehouse, table: str, parent_key: str, parent_ids:
                          child_ids: list[str]) -> None:
     """A parent's children are exactly those of its latest version: remove the ones no longer sent."""
     if parent_ids:
-        wh.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {parent_key}) AND NOT list_contains(?, {child_key})",
-                       [parent_ids, child_ids])
+        # the children there now, through the parent's index; the stale ones deleted by their primary key
+        kept = set(child_ids)
+        stale = [r[0] for r in wh.con.execute(f"SELECT {child_key} FROM {table} WHERE list_contains(?, {parent_key})",
+                                              [parent_ids]).fetchall() if r[0] not in kept]
+        if stale:
+            wh.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {child_key})", [stale])
+        if parent_key == "order_id":  # an order's facts come from its children
+            facts.mark(wh.con, "order", parent_ids)
 
 
 def load_orders(wh, shop, items, tag):
@@ -109,6 +115,7 @@ def record_status_changes(wh: Warehouse, shop_id: str, items: list[dict]) -> Non
                            "AND until IS NULL", [int(updated), pid])
         wh.con.execute("INSERT INTO product_status_history VALUES (?, to_timestamp(?), ?, ?, ?, NULL)",
                        [pid, int(updated), shop_id, status, (p.get("audit") or {}).get("status")])
+        facts.mark(wh.con, "product", [facts.key(shop_id, pid)])
 
 
 def load_affiliate(wh, shop, items, tag):

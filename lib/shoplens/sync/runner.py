@@ -31,7 +31,7 @@ from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSet,
 from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
 from shoplens.warehouse import RawPage, Warehouse
-from shoplens.warehouse.publish import carry_over, publish, working_path
+from shoplens.warehouse.publish import WorkingCopy, carry_over, working_path
 from shoplens.suggest import unknown
 
 #: refresh an access token this long before it expires
@@ -503,7 +503,8 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
     with sync_lock(home):
         sources = authorizations if authorizations is not None else token_sources(settings)
         summary = SyncSummary()
-        warehouse = Warehouse(working_path(home))
+        copy = WorkingCopy(home)
+        warehouse = copy.open()
         try:
             run = _Run(settings, warehouse, RawArchive(home / ARCHIVE_DIR), summary, options,
                        observer or Observer(), int(time.time()), client_options=client_options or {})
@@ -516,11 +517,10 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
             run_coroutine(main)
             if before_publish is not None:
                 before_publish(warehouse, summary)
-            warehouse.refresh_facts()
-            warehouse.con.execute("CHECKPOINT")
+            warehouse.refresh_facts(incremental=True)
         finally:
-            warehouse.close()
-        publish(home)
+            copy.close(warehouse)
+        copy.publish()
     return summary
 
 
@@ -533,7 +533,9 @@ def replay(settings: Settings) -> int:
             stale.unlink(missing_ok=True)
         pages = 0
         runs: dict[tuple[str, str, str], list] = {}
-        with Warehouse(path) as warehouse:
+        copy = WorkingCopy(home, rebuild=True)  # a new file: published by a whole copy
+        warehouse = copy.open()
+        try:
             for archived, record in RawArchive(home / ARCHIVE_DIR).pages():
                 _replay_record(warehouse, record, archived)
                 pages += 1
@@ -550,8 +552,9 @@ def replay(settings: Settings) -> int:
                                                                           datetime.fromisoformat(first),
                                                                           datetime.fromisoformat(last), count])
             warehouse.refresh_facts()
-            warehouse.con.execute("CHECKPOINT")
-        publish(home)
+        finally:
+            copy.close(warehouse)
+        copy.publish()
     return pages
 
 

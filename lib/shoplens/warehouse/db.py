@@ -7,6 +7,7 @@ load leaves the warehouse as it was. No HTTP here.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,8 @@ import duckdb
 import pandas as pd
 
 from shoplens.errors import WarehouseError
-from shoplens.warehouse.schema import FACTS_REFRESH, MIGRATIONS, MONEY, OPS_FACTS_REFRESH, TABLE_KEYS, TRACED_TABLES
+from shoplens.warehouse import facts
+from shoplens.warehouse.schema import MIGRATIONS, MONEY, TABLE_KEYS, TRACED_TABLES
 
 
 _CAST = {
@@ -62,10 +64,16 @@ class Warehouse:
                                      "(or set SHOPLENS_HOME to the workspace that has one)")
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self.con = duckdb.connect(str(target), read_only=read_only)
-            except duckdb.IOException as exc:
-                raise WarehouseError(f"cannot open the warehouse {target}: {exc}") from exc
+            for attempt in range(5):
+                try:
+                    self.con = duckdb.connect(str(target), read_only=read_only)
+                    break
+                except duckdb.IOException as exc:
+                    # a reader that resolved the published link just as a publish took the file it named
+                    if read_only and "lock" in str(exc).lower() and attempt < 4:
+                        time.sleep(0.05)
+                        continue
+                    raise WarehouseError(f"cannot open the warehouse {target}: {exc}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
         self._page: RawPage | None = None
         if not read_only:
@@ -118,11 +126,12 @@ class Warehouse:
                 self.con.execute("INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
                                  [version, description])
 
-    def refresh_facts(self) -> None:
-        """Rebuild order_facts and line_item_facts from the loaded tables (after every load)."""
-        with self.transaction():
-            self.con.execute(FACTS_REFRESH)
-            self.con.execute(OPS_FACTS_REFRESH)
+    def refresh_facts(self, *, incremental: bool = False) -> str:
+        """Bring the derived fact tables up to date (after every load): rebuilt whole, or with `incremental`
+        only what the keys recorded since the last refresh reach (`shoplens.warehouse.facts`). Returns
+        'full', 'incremental' or 'current'. Writers that load through `upsert` (and `facts.mark`) may ask
+        for incremental; rows written with SQL of one's own need the full rebuild."""
+        return facts.refresh(self, incremental=incremental)
 
     def facts_are_current(self) -> bool:
         """Whether the fact tables hold every order and line item (a cheap check, not a full diff)."""
@@ -182,16 +191,33 @@ class Warehouse:
             insert += ["page_run", "page_seq"]
             select += ", CAST(? AS VARCHAR), CAST(? AS INTEGER)"
             params = [self._page.run_id, self._page.seq]
+        # the rows already there for the batch's keys: through the primary key's index when the key is one
+        # string column (a join would read the whole key column: the cost of the history, not of the batch)
+        if len(key) == 1 and columns[key[0]] == "str":
+            current = f"SELECT {', '.join(content)} FROM {table} WHERE list_contains($keys, {key[0]})"
+            lookup = {"keys": frame[key[0]].dropna().tolist()}
+        else:
+            current = f"SELECT {', '.join('t.' + c for c in content)} FROM {table} t SEMI JOIN batch b ON {join}"
+            lookup = {}
         self.con.register("batch", frame)
         try:
-            existing = self.con.execute(f"SELECT count(*) FROM {table} t JOIN batch b ON {join}").fetchone()[0]
-            same = self.con.execute(f"SELECT count(*) FROM (SELECT {cast_content} FROM batch INTERSECT "
-                                    f"SELECT {', '.join(content)} FROM {table})").fetchone()[0]
+            existing, same = self.con.execute(
+                f"WITH cur AS ({current}) SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM "
+                f"(SELECT {cast_content} FROM batch INTERSECT SELECT * FROM cur))", lookup).fetchone()
             self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(insert)}) SELECT {select} FROM batch",
                              params)
         finally:
             self.con.unregister("batch")
+        self._mark_facts(table, frame, changed=len(frame) - same)
         return len(frame) - existing, existing - same
+
+    def _mark_facts(self, table: str, frame: pd.DataFrame, *, changed: int) -> None:
+        """Record the keys whose derived facts this write makes stale (`shoplens.warehouse.facts`)."""
+        if table in facts.TRACKED:
+            kind, cols = facts.TRACKED[table]
+            facts.mark(self.con, kind, (facts.key(*row) for row in frame[list(cols)].astype(str).itertuples(index=False)))
+        elif table in facts.TRACKED_IF_CHANGED and changed:
+            facts.mark_full(self.con)
 
     # --- reading -----------------------------------------------------------------------------
     def rows(self, sql: str, params: Sequence | dict | None = None) -> list[tuple]:

@@ -19,7 +19,7 @@ from shoplens.errors import ConfigError
 from shoplens.locks import sync_lock
 from shoplens.suggest import unknown
 from shoplens.warehouse.db import Warehouse
-from shoplens.warehouse.publish import publish, working_path
+from shoplens.warehouse.publish import WorkingCopy
 
 FX_COLUMNS = {"currency": "str", "date": "date", "per_eur": "decimal", "source": "str", "loaded_at": "now"}
 COST_COLUMNS = {"shop_id": "str", "sku_id": "str", "currency": "str", "unit_cost": "money", "source": "str",
@@ -109,15 +109,15 @@ def workspace_writer(home: Path, *, refresh_facts: bool = True) -> Iterator[Ware
     """The working warehouse under the sync lock; facts refreshed and published when the block succeeds.
     `refresh_facts=False` for writes no fact depends on (alert state, webhook notifications)."""
     with sync_lock(home):
-        warehouse = Warehouse(working_path(home))
+        copy = WorkingCopy(home)
+        warehouse = copy.open()
         try:
             yield warehouse
             if refresh_facts:
-                warehouse.refresh_facts()  # unit costs live in the line-item facts
-            warehouse.con.execute("CHECKPOINT")
+                warehouse.refresh_facts(incremental=True)  # unit costs live in the line-item facts
         finally:
-            warehouse.close()
-        publish(home)
+            copy.close(warehouse)
+        copy.publish()
 
 
 def load_fx_rates(warehouse: Warehouse, text: str, name: str) -> tuple[int, int]:

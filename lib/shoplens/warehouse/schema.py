@@ -947,3 +947,36 @@ MIGRATIONS.append((14, "TikTok webhook notifications and the notification-log pr
 
 #: alert state and history (13), webhook notifications and how far their log was processed (14)
 CARRIED_TABLES += ("alert_state", "alert_events", "alert_deliveries", "webhook_notifications", "webhook_log_files")
+
+#: Incremental facts (#18, shoplens.warehouse.facts): what changed since the facts were last refreshed
+#: (`fact_changes`, written in each load's transaction), what the last refresh saw (`fact_state`: each
+#: shop's orders cursor and spans), a stable number per buyer (`buyer_keys`, instead of a dense_rank that
+#: renumbers every buyer when one is added), and the indexes the refresh reads the changed keys through.
+#: The first refresh after it rebuilds every fact ('full').
+MIGRATIONS.append((22, "incremental facts: changed keys, refresh state, stable buyer keys, lookup indexes", """
+    CREATE TABLE fact_changes (
+        -- order, sku, stock, product or full
+        kind  VARCHAR NOT NULL,
+        key   VARCHAR NOT NULL
+    );
+    CREATE TABLE fact_state (
+        name     VARCHAR NOT NULL,
+        shop_id  VARCHAR NOT NULL,
+        since    DATE,
+        value    VARCHAR
+    );
+    CREATE TABLE buyer_keys (
+        -- shop_id, chr(31), buyer_id
+        buyer      VARCHAR PRIMARY KEY,
+        buyer_key  BIGINT NOT NULL
+    );
+    CREATE INDEX buyer_keys_key ON buyer_keys (buyer_key);
+    CREATE INDEX orders_buyer ON orders (buyer_id);
+    CREATE INDEX order_line_items_order ON order_line_items (order_id);
+    CREATE INDEX affiliate_order_items_order ON affiliate_order_items (order_id);
+    CREATE INDEX order_facts_order ON order_facts (order_id);
+    CREATE INDEX line_item_facts_order ON line_item_facts (order_id);
+    CREATE INDEX dispatch_facts_order ON dispatch_facts (order_id);
+    CREATE INDEX backlog_daily_order ON backlog_daily (order_id);
+    INSERT INTO fact_changes VALUES ('full', '');
+"""))

@@ -16,8 +16,8 @@ warehouse), waits `coalesce` seconds after being woken so that a burst becomes o
   means the batch is read again and converges (a notification already recorded is skipped).
 A sync that finds the lock taken (a scheduled `shoplens sync`) is tried again a moment later.
 
-Cost today: each batch is a sync of the touched resources, then a full fact refresh and a copy of the
-whole warehouse to publish (docs/performance.md, "webhooks").
+Cost: each batch is a sync of the touched resources, then the facts its changes reach refreshed and its
+log appended to the idle published replica (docs/sync.md; docs/performance.md, "webhooks").
 
 Must never: run on the request path, or lose a notification it has not recorded.
 """
