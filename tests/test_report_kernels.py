@@ -35,6 +35,8 @@ NOTEBOOKS = {
     "probe": [],
     # the kernel dies in the middle of the report
     "dies": ["import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "print('never')"],
+    # the fork server dies under the batch (its parent, when the kernel was forked)
+    "kills_server": ["import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(3)"],
 }
 
 
@@ -124,3 +126,21 @@ def test_a_kernel_that_dies_fails_only_its_report(notebooks, kernel_kind, tmp_pa
     assert manifest["reports"][1]["error"]["message"]
     for p in (probe(result.outcomes[0]), probe(result.outcomes[2])):
         assert gone(p["pid"]) and (p["ppid"] == os.getpid() or gone(p["ppid"]))
+
+
+def test_a_fork_server_that_dies_fails_the_reports_left_and_leaves_nothing_behind(notebooks, tmp_path, monkeypatch):
+    if not runner.can_fork_kernels():
+        pytest.skip("kernels are forked only on Linux")
+    out = tmp_path / "reports"
+    jobs = [job("probe", 0, out), job("kills_server", 1, out), *(job("probe", n, out) for n in range(2, 7))]
+    result = run_batch(jobs, home=tmp_path, reports_dir=out, workers=1)
+    assert len(result.outcomes) == 7 and result.outcomes[0].status == "ok"
+    last = result.outcomes[-1]
+    assert last.status == "failed" and "fork server exited" in str(last.error)
+    server = probe(result.outcomes[0])["ppid"]
+    assert gone(server)
+    pids = [probe(o)["pid"] for o in result.outcomes if o.status == "ok"]
+    assert all(gone(pid) for pid in pids)
+    children = [d for d in os.listdir("/proc") if d.isdigit() and not gone(int(d))
+                and Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())]
+    assert children == []

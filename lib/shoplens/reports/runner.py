@@ -146,8 +146,11 @@ class ForkServer:
             except (BrokenPipeError, ConnectionResetError):
                 line = b""
         if not line:
-            raise RuntimeError(f"the report kernels' fork server exited (code {self._process.returncode}); "
-                               "its error is above")
+            try:
+                code = await asyncio.wait_for(self._process.wait(), timeout=5)
+            except TimeoutError:
+                code = None
+            raise RuntimeError(f"the report kernels' fork server exited (code {code}); its error is above")
         answer = json.loads(line)
         if "pid" not in answer:
             raise RuntimeError(f"the report kernels' fork server refused: {answer.get('error')}")
