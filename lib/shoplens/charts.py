@@ -32,7 +32,10 @@ pio.templates["shoplens"] = go.layout.Template(
         hoverlabel={"font": {"family": FONT}},
     )
 )
-pio.templates.default = "plotly_white+shoplens"
+#: plotly_white with the house theme on top, merged once: a default named "plotly_white+shoplens" is merged
+#: again (deep copies, then validation) for every figure, about 28 ms of CPU each, 4-5 per report
+pio.templates["shoplens_white"] = pio.templates.merge_templates("plotly_white", "shoplens")
+pio.templates.default = "shoplens_white"
 
 
 def _floats(series: pd.Series) -> list:

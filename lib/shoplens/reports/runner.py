@@ -1,8 +1,10 @@
 """Execute report notebooks in kernels started and warmed ahead of time, in parallel, and record each run.
 
 Starting a kernel and importing pandas, plotly and shoplens is most of a small report's time, so
-`WarmKernels` keeps kernels started, with those imports done, ready before they are needed. Each
-kernel runs exactly one report and is then shut down: no state leaks from one report to the next.
+`WarmKernels` keeps kernels started, with those imports done, ready before they are needed. On Linux
+a batch forks them from one fork server (`reports.forkserver`) that imported those modules once and
+never runs notebook code. Each kernel runs exactly one report and is then shut down: no state leaks
+from one report to the next; the fork server and every kernel end with the batch.
 Notebooks are parameterized and their failures marked the papermill way (papermill's own functions);
 nbclient executes them on the warm kernel.
 
@@ -17,9 +19,14 @@ import asyncio
 import json
 import os
 import re
+import select
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,6 +34,7 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from papermill.exceptions import PapermillExecutionError
@@ -53,21 +61,6 @@ def kernel_env(home: Path | None = None) -> dict[str, str]:
     if home is not None:
         env["SHOPLENS_HOME"] = str(home)
     return env
-
-
-def report_kernel_manager(socket_dir: str, home: Path) -> type[AsyncKernelManager]:
-    """A kernel manager class whose kernels get a secret-free environment and talk over IPC sockets
-    in `socket_dir` (no TCP port). nbclient owns each instance, so it closes channels and kernel."""
-
-    class ReportKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kwargs):
-            self.transport = "ipc"
-            self.ip = os.path.join(socket_dir, "kernel")
-            kwargs["env"] = kernel_env(home)
-            kwargs.setdefault("cwd", str(home))
-            return await super().start_kernel(**kwargs)
-
-    return ReportKernelManager
 
 
 @dataclass
@@ -126,20 +119,171 @@ class ReportOutcome:
         return entry
 
 
-class WarmKernels:
-    """Report kernels started and warmed (WARMUP run) ahead of time; `take()` hands out a ready one
-    and starts its replacement at once, until `total` kernels have been started. Each kernel serves
-    one report only."""
+class ForkServer:
+    """The batch's fork server (`reports.forkserver`), started with the kernel environment: it has imported
+    what reports use, and forks one kernel per report on request."""
 
-    def __init__(self, home: Path, size: int, total: int) -> None:
+    def __init__(self, home: Path) -> None:
         self.home = home
+        self._process: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        env = kernel_env(self.home) | SINGLE_THREADED
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-Xfrozen_modules=off", "-m", "shoplens.reports.forkserver", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, env=env, cwd=str(self.home))
+
+    async def fork(self, connection_file: str, cwd: str) -> int:
+        """A new kernel process serving `connection_file`; its pid."""
+        assert self._process is not None and self._process.stdin is not None and self._process.stdout is not None
+        async with self._lock:
+            request = json.dumps({"connection_file": connection_file, "cwd": cwd}) + "\n"
+            try:
+                self._process.stdin.write(request.encode())
+                await self._process.stdin.drain()
+                line = await self._process.stdout.readline()
+            except (BrokenPipeError, ConnectionResetError):
+                line = b""
+        if not line:
+            try:
+                code = await asyncio.wait_for(self._process.wait(), timeout=5)
+            except TimeoutError:
+                code = None
+            raise RuntimeError(f"the report kernels' fork server exited (code {code}); its error is above")
+        answer = json.loads(line)
+        if "pid" not in answer:
+            raise RuntimeError(f"the report kernels' fork server refused: {answer.get('error')}")
+        return int(answer["pid"])
+
+    async def close(self) -> None:
+        if self._process is None:
+            return
+        if self._process.stdin is not None:
+            self._process.stdin.close()  # the server exits at the end of its input; its kernels follow it
+        try:
+            await asyncio.wait_for(self._process.wait(), timeout=10)
+        except TimeoutError:
+            self._process.kill()
+            await self._process.wait()
+        self._process = None
+
+
+#: the kernels' numeric libraries stay on one thread: a batch runs one report per core, and a process
+#: that forks must not have started threads (OpenBLAS starts one per core when numpy is imported)
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class ForkedKernelProcess:
+    """What jupyter_client's LocalProvisioner needs of a `Popen`, for a kernel the fork server started
+    (not this process's child: it is watched through a pidfd, and its exit status is not known)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # gone already
+            self._pidfd = None
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            if self._pidfd is None or select.select([self._pidfd], [], [], 0)[0]:
+                self.returncode = -signal.SIGKILL  # exit status unknown: it is not our child
+                self._close()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and self._pidfd is not None:
+            select.select([self._pidfd], [], [], timeout)
+        code = self.poll()
+        if code is None:
+            raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0)
+        return code
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def _close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def __del__(self) -> None:
+        self._close()
+
+
+class ForkProvisioner(LocalProvisioner):
+    """Launches a kernel by asking the batch's fork server for one, instead of starting a new Python."""
+
+    server: ForkServer | None = None
+
+    async def launch_kernel(self, cmd: list[str], **kwargs) -> dict:
+        assert self.server is not None and self.parent is not None
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        pid = await self.server.fork(os.path.realpath(self.parent.connection_file), cwd)
+        self.process = ForkedKernelProcess(pid)
+        self.pid = self.pgid = pid  # the kernel leads its own process group
+        self.cwd = cwd
+        return self.connection_info
+
+
+def report_kernel_manager(socket_dir: str, home: Path, server: ForkServer | None = None) -> type[AsyncKernelManager]:
+    """A kernel manager class whose kernels get a secret-free environment and talk over IPC sockets
+    in `socket_dir` (no TCP port), forked by `server` when given. nbclient owns each instance, so it
+    closes channels and kernel."""
+
+    class ReportKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kwargs):
+            self.transport = "ipc"
+            self.ip = os.path.join(socket_dir, "kernel")
+            kwargs["env"] = kernel_env(home)
+            kwargs.setdefault("cwd", str(home))
+            if server is not None and self.provisioner is None:
+                self.kernel_id = self.kernel_id or str(uuid.uuid4())
+                self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
+                                                   parent=self)
+                self.provisioner.server = server
+            return await super().start_kernel(**kwargs)
+
+    return ReportKernelManager
+
+
+def can_fork_kernels() -> bool:
+    """Kernels can be forked from a fork server here (Linux: fork and pidfds); else each starts anew."""
+    return hasattr(os, "fork") and hasattr(os, "pidfd_open") and os.environ.get("SHOPLENS_FORK_KERNELS", "1") != "0"
+
+
+class WarmKernels:
+    """Report kernels started ahead of time; `take()` hands out a ready one and starts its replacement at
+    once, until `total` kernels have been started. Each kernel serves one report only.
+
+    Where it can (`can_fork_kernels`), kernels are forked from one fork server that has imported what
+    reports use: a kernel is ready in milliseconds with nothing to import. Elsewhere each is a new Python
+    that runs WARMUP before its report arrives."""
+
+    def __init__(self, home: Path, size: int, total: int, *, fork: bool | None = None) -> None:
+        self.home = home = Path(home).resolve()  # the kernels' working directory and SHOPLENS_HOME
         self.size = max(1, min(size, total))
         self.total = total
         self._sockets = tempfile.mkdtemp(prefix="shoplens-kernels-")
         self._ready: list[asyncio.Task] = []
         self._counter = 0
+        # one report alone (a Dask worker's) starts one plain kernel: a fork server's imports would not pay off
+        self.server = ForkServer(home) if ((can_fork_kernels() and total > 1) if fork is None else fork) else None
 
     async def __aenter__(self) -> WarmKernels:
+        if self.server is not None:
+            await self.server.start()
         self._ready = [self._spawn() for _ in range(self.size)]
         return self
 
@@ -152,13 +296,16 @@ class WarmKernels:
             except BaseException:  # cancelled or failed to start: nothing to stop
                 continue
             await _shutdown(km)
+        if self.server is not None:
+            await self.server.close()
         shutil.rmtree(self._sockets, ignore_errors=True)
 
     def _spawn(self) -> asyncio.Task:
         self._counter += 1
         sockets = os.path.join(self._sockets, str(self._counter))
         os.makedirs(sockets)
-        return asyncio.ensure_future(self._start(report_kernel_manager(sockets, self.home)(kernel_name="python3")))
+        manager = report_kernel_manager(sockets, self.home, self.server)
+        return asyncio.ensure_future(self._start(manager(kernel_name="python3")))
 
     async def _start(self, km: AsyncKernelManager) -> AsyncKernelManager:
         await km.start_kernel()
@@ -166,10 +313,11 @@ class WarmKernels:
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=120)
-            reply = await client.execute_interactive(WARMUP, timeout=120, store_history=False,
-                                                     output_hook=lambda msg: None)
-            if reply["content"]["status"] != "ok":
-                raise RuntimeError(f"warming a report kernel failed: {reply['content'].get('evalue')}")
+            if self.server is None:  # a forked kernel has its imports from the server
+                reply = await client.execute_interactive(WARMUP, timeout=120, store_history=False,
+                                                         output_hook=lambda msg: None)
+                if reply["content"]["status"] != "ok":
+                    raise RuntimeError(f"warming a report kernel failed: {reply['content'].get('evalue')}")
         except BaseException:
             client.stop_channels()
             await _shutdown(km)
