@@ -61,7 +61,7 @@ def synced(synced_once, tmp_path_factory) -> tuple[Path, Sandbox]:
     writes there stays there. The sandbox is returned for cross-checks (the same business: read only)."""
     source, sandbox = synced_once
     home = tmp_path_factory.mktemp("workspace")
-    shutil.copytree(source, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(source, home, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
     return home, sandbox
 
 
