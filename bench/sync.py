@@ -11,8 +11,12 @@ Measures, in one run:
   something when the ceiling is below that capacity, hence the default limit of 5 per shop and
   endpoint (ceiling 20 requests per second for 4 shops).
 
+Both first syncs must load the same rows into every synced table (`rows_match`; any difference exits
+non-zero after writing the results).
+
 Writes bench/results/sync.json and the sync table of docs/performance.md.
 Usage: .venv/bin/python bench/sync.py [--limit-qps 10] [--shops 4] [--orders-per-day 40]
+       .venv/bin/python bench/sync.py --tiny --out /tmp/sync.json --no-doc   (the test suite's size)
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from perfdoc import update_section  # noqa: E402
 
-from shoplens.config import Settings  # noqa: E402
+from shoplens.config import Settings, warehouse_path  # noqa: E402
 from shoplens.demo import authorize_with_sandbox  # noqa: E402
 from shoplens.sandbox import SANDBOX_APP_KEY, generate_business  # noqa: E402
 from shoplens.sync import SyncOptions, run_sync  # noqa: E402
 from shoplens.tiktok import StaticToken  # noqa: E402
+from shoplens.warehouse import Warehouse  # noqa: E402
+from shoplens.warehouse.schema import SYNCED_TABLES  # noqa: E402
 
 
 def free_port() -> int:
@@ -93,7 +99,13 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=4)
     parser.add_argument("--orders-per-day", type=int, default=40)
     parser.add_argument("--history-days", type=int, default=30)
+    parser.add_argument("--tiny", action="store_true",
+                        help="the test suite's size: 2 shops, 5 orders a day, 3 days of analytics, limit 50")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync.json")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args()
+    if args.tiny:
+        args.shops, args.orders_per_day, args.history_days, args.limit_qps = 2, 5, 3, 50.0
     secret = secrets.token_hex(16)
     end = datetime.combine(generate_business(42, 1, orders_per_day=1, days=2).last_day + timedelta(days=2),
                            datetime.min.time(), UTC)
@@ -112,6 +124,10 @@ def main() -> None:
                 naive_requests += summary.requests
         finally:
             server.stop()
+        # the comparison: both ways must load the same rows
+        ours_rows, naive_rows = table_rows(Path(tmp) / "ours"), table_rows(Path(tmp) / "naive")
+        differences = [f"{t}: {ours_rows[t]} rows concurrently, {naive_rows.get(t)} one shop after another"
+                       for t in ours_rows if ours_rows[t] != naive_rows.get(t)]
         server = Server(args, secret, end)  # one day later
         try:
             day_s, day = sync_once(server, Path(tmp) / "ours", secret, args.limit_qps, options)
@@ -135,10 +151,25 @@ def main() -> None:
         "incremental_day_rows": sum(r.rows for r in day.results),
         "capacity_qps": round(free.requests / free_s, 2),
         "retries": sum(r.retries for r in ours.results),
+        "rows_match": not differences, "differences": differences, "tables_compared": len(ours_rows),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} cores",
     }
-    out = ROOT / "bench" / "results" / "sync.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.no_doc:
+        document(result, args, ceiling)
+    print(json.dumps(result, indent=2))
+    if differences:
+        raise SystemExit("bench/sync.py: the concurrent and the one-shop-at-a-time syncs loaded different rows:\n  "
+                         + "\n  ".join(differences))
+
+
+def table_rows(home: Path) -> dict[str, int]:
+    """Rows in each synced table of a workspace's warehouse."""
+    with Warehouse(warehouse_path(home), read_only=True) as warehouse:
+        return {table: warehouse.count(table) for table in SYNCED_TABLES}
+
+
+def document(result: dict, args: argparse.Namespace, ceiling: float) -> None:
     table = [
         "| measure | shoplens (shops concurrently) | naive (one shop after another) |",
         "|---|---|---|",
@@ -161,7 +192,6 @@ def main() -> None:
                            "line shows what these 2 cores do with no binding limit: with the API's own limit "
                            "(50 per shop and endpoint) the machine, not the limiter, bounds a sandbox sync here.",
                    table)
-    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

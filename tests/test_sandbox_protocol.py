@@ -84,6 +84,19 @@ def test_platform_discounts_come_on_a_realistic_share_heavier_on_sale_days():
     assert len(orders) == 9019
 
 
+def test_shops_can_be_spread_over_fewer_markets_without_moving_the_default():
+    from shoplens.sandbox import generate_business
+
+    default = generate_business(42, 10, orders_per_day=2, days=3)
+    assert [s.region.code for s in default.shops] == ["TH", "GB", "US", "VN", "MY", "PH", "ID", "SG", "TH", "GB"]
+    six = generate_business(42, 10, orders_per_day=2, days=3, regions=("TH", "GB", "US", "VN", "MY", "ID"))
+    assert len({s.region.currency for s in six.shops}) == 6
+    assert [s.region.code for s in six.shops][6:] == ["TH", "GB", "US", "VN"]
+    assert [s.id for s in six.shops] == [s.id for s in default.shops]  # ids follow seed and position only
+    with pytest.raises(ValueError, match="regions must be some of"):
+        generate_business(42, 2, orders_per_day=2, days=3, regions=("XX",))
+
+
 def test_time_filters_are_start_closed_end_open(client, sandbox):
     shop = sandbox.business.shops[0]
     everything = [o for p in client.search_orders(shop.cipher) for o in p.items]

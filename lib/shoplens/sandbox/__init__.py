@@ -22,9 +22,10 @@ SANDBOX_APP_KEY = "sandbox-app"
 def make_sandbox(seed: int = 42, shops: int = 3, *, orders_per_day: int = 40, app_key: str = SANDBOX_APP_KEY,
                  app_secret: str | None = None, qps: float = 50.0, token_ttl: int = 7 * 86_400,
                  days: int | None = None, hostile: bool = False, faults: Faults | None = None,
-                 clock_skew: float = 0.0) -> Sandbox:
-    """A sandbox over a freshly generated business; `clock_skew` sets the gateway's clock ahead (or behind)."""
-    kwargs = {"days": days} if days else {}
+                 clock_skew: float = 0.0, regions: tuple[str, ...] | None = None) -> Sandbox:
+    """A sandbox over a freshly generated business; `clock_skew` sets the gateway's clock ahead (or behind);
+    `regions` puts shop i in regions[i % len(regions)] (default: the eight markets in turn)."""
+    kwargs = ({"days": days} if days else {}) | ({"regions": tuple(regions)} if regions else {})
     business = generate_business(seed, shops, orders_per_day=orders_per_day, hostile=hostile, **kwargs)
     gate = Gatekeeper(app_key=app_key, app_secret=app_secret or secrets.token_hex(16), qps=qps, token_ttl=token_ttl,
                       clock_skew=clock_skew)

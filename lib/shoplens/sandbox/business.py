@@ -258,17 +258,22 @@ def sandbox_shop_id(seed: int, index: int) -> str:
 
 
 def generate_business(seed: int = 42, shops: int = 3, *, orders_per_day: int = 40,
-                      last_day: date = DEFAULT_LAST_DAY, days: int = DEFAULT_DAYS, hostile: bool = False) -> Business:
+                      last_day: date = DEFAULT_LAST_DAY, days: int = DEFAULT_DAYS, hostile: bool = False,
+                      regions: tuple[str, ...] = REGION_ORDER) -> Business:
     """Build the whole business deterministically from `seed`.
 
     `hostile=True` puts HTML/JS payloads, right-to-left marks, emoji and Thai/Vietnamese/Chinese text
-    into product titles and creator names, for the escaping tests.
+    into product titles and creator names, for the escaping tests. Shop i is in `regions[i % len(regions)]`
+    (by default the eight markets in turn; fewer regions give fewer currencies).
     """
     if not 1 <= shops <= 64:
         raise ValueError(f"shops must be between 1 and 64, got {shops}")
+    unknown_regions = [r for r in regions if r not in REGIONS]
+    if not regions or unknown_regions:
+        raise ValueError(f"regions must be some of {', '.join(REGION_ORDER)}, got {', '.join(regions) or 'none'}")
     rng = random.Random(seed)
     first_day = last_day - timedelta(days=days - 1)
-    shop_list = [_make_shop(rng, seed, i) for i in range(shops)]
+    shop_list = [_make_shop(rng, seed, i, tuple(regions)) for i in range(shops)]
     business = Business(seed, first_day, last_day, shop_list, {}, {}, {})
     for s in shop_list:
         products = _make_products(rng, s, first_day, hostile=hostile)
@@ -296,10 +301,10 @@ def _digits(rng: random.Random, n: int) -> str:
     return str(rng.randrange(10 ** (n - 1), 10**n))
 
 
-def _make_shop(rng: random.Random, seed: int, index: int) -> Shop:
-    region = REGIONS[REGION_ORDER[index % len(REGION_ORDER)]]
+def _make_shop(rng: random.Random, seed: int, index: int, regions: tuple[str, ...] = REGION_ORDER) -> Shop:
+    region = REGIONS[regions[index % len(regions)]]
     brand = _BRANDS[index % len(_BRANDS)]
-    suffix = f" {index // len(REGION_ORDER) + 1}" if index >= len(REGION_ORDER) else ""
+    suffix = f" {index // len(regions) + 1}" if index >= len(regions) else ""
     cipher = "ROW_" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
                               for _ in range(28))
     return Shop(id=sandbox_shop_id(seed, index), name=f"{brand} Official {region.code}{suffix}", region=region,
