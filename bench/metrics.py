@@ -516,10 +516,9 @@ def run_pandas(path: Path, period: tuple[date, date], out: Path) -> dict:
     cube["response_minutes"] = ratio(cube.chat_response_minutes, cube.chat_sessions)
     cube["average_rating"] = ratio(cube.review_stars, cube.reviews)
     cube["negative_review_share"] = ratio(cube.negative_reviews, cube.reviews)
-    # medians: shoplens reads any measure of a group with no records as 0 (the compiler's coalesce), medians
-    # included, so a shop-day with nothing shipped (or delivered) shows 0 there too
-    cube["hours_to_ship"] = medians["hours_to_ship"].reindex(cube.index).fillna(0)
-    cube["delivery_days"] = medians["delivery_days"].reindex(cube.index).fillna(0)
+    # a median of no records is none (NaN): a shop-day with nothing shipped (or delivered) has no median
+    cube["hours_to_ship"] = medians["hours_to_ship"].reindex(cube.index)
+    cube["delivery_days"] = medians["delivery_days"].reindex(cube.index)
     compute_s = time.perf_counter() - started
     out.write_bytes(pickle.dumps(cube.reset_index()))
     return {"load_s": load_s, "compute_s": compute_s, "peak_rss_mb": peak_rss_mb()}

@@ -318,6 +318,8 @@ def _comparison_shifts(spec: QuerySpec) -> dict[str, str]:
 
 def _metric_expr(catalogue: Catalogue, m: Metric, policies: Policies) -> str:
     if m.kind == "measure":
+        if m.agg in ("median", "min", "max"):  # of no records: none (a median of nothing shipped is not 0 hours)
+            return f"CAST({m.id} AS {MONEY})" if m.unit == "money" else m.id
         return f"CAST(coalesce({m.id}, 0) AS {MONEY})" if m.unit == "money" else f"coalesce({m.id}, 0)"
     if m.kind == "sum":
         terms = [(sign, _metric_expr(catalogue, catalogue.get(part), policies))
