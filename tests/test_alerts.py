@@ -39,7 +39,7 @@ def home(synced, tmp_path) -> Path:
     """A private copy of the module's synced workspace (published and working warehouses)."""
     source, _ = synced
     target = tmp_path / "ws"
-    shutil.copytree(source / "data", target / "data", ignore=shutil.ignore_patterns("raw", "*.lock"))
+    shutil.copytree(source / "data", target / "data", symlinks=True, ignore=shutil.ignore_patterns("raw", "*.lock"))
     return target
 
 

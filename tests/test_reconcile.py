@@ -72,7 +72,7 @@ def export_rows(order, refund: Decimal, now: int, tz: ZoneInfo) -> list[dict]:
 def workspace(synced, tmp_path):
     """A copy of the synced workspace, so this test's imports stay here."""
     home, sandbox = synced
-    shutil.copytree(home / "data", tmp_path / "data", ignore=shutil.ignore_patterns("raw", "*.lock"))
+    shutil.copytree(home / "data", tmp_path / "data", symlinks=True, ignore=shutil.ignore_patterns("raw", "*.lock"))
     return tmp_path, sandbox
 
 

@@ -53,7 +53,7 @@ def test_the_archive_side_matches_the_generator_by_hand(synced):
 def test_a_corrupted_amount_fails_verify_naming_the_order(synced, tmp_path):
     home, _ = synced
     copy = tmp_path / "workspace"
-    shutil.copytree(home, copy)
+    shutil.copytree(home, copy, symlinks=True)
     with Warehouse(warehouse_path(copy)) as warehouse:
         order_id, day = warehouse.rows(
             "SELECT order_id, CAST(timezone('Asia/Shanghai', create_time) AS DATE) FROM orders "
@@ -75,6 +75,6 @@ def test_verify_refuses_what_it_cannot_check(synced, tmp_path):
         with pytest.raises(Exception, match="drop --currency"):
             verify(home, warehouse, policies=Policies(currency="USD"))
     empty = tmp_path / "empty"
-    shutil.copytree(home, empty, ignore=shutil.ignore_patterns("raw"))
+    shutil.copytree(home, empty, symlinks=True, ignore=shutil.ignore_patterns("raw"))
     done = run(["verify"], empty)
     assert done.returncode == 1 and "no raw archive under" in done.stderr
