@@ -82,11 +82,15 @@ class Explanation:
             for values, value in zip(mine[keys].itertuples(index=False, name=None), mine.value):
                 sums[key_of(values)] = sums.get(key_of(values), 0) + value
             for values, figure in zip(self.figure[keys].itertuples(index=False, name=None), self.figure[column]):
-                rows.append({**dict(zip(keys, values)), "part": column, "value": sums.get(key_of(values), 0),
-                             "figure": figure})
+                none = figure is None or figure != figure  # a median, min or max of no records
+                rows.append({**dict(zip(keys, values)), "part": column,
+                             "value": sums.get(key_of(values), None if none else 0), "figure": None if none else figure})
         tolerance = Decimal("0.0001") if self.spec.policies.currency else Decimal(0)
         for row in rows:
-            row["agrees"] = abs(Decimal(str(row["value"])) - Decimal(str(row["figure"]))) <= tolerance
+            if row["figure"] is None:  # no figure agrees with no records
+                row["agrees"] = row["value"] is None
+            else:
+                row["agrees"] = abs(Decimal(str(row["value"])) - Decimal(str(row["figure"]))) <= tolerance
         return pd.DataFrame(rows, columns=[*keys, "part", "value", "figure", "agrees"])
 
     def adds_up(self) -> bool:
