@@ -272,12 +272,17 @@ def main() -> None:
             while time.monotonic() < deadline and len(fresh.seen) < len(fresh.pending):
                 time.sleep(0.2)
             fresh.stop()
-            time.sleep(1)
-            con = duckdb.connect(str(warehouse_path(home)), read_only=True)
-            recorded = {r[0] for r in con.execute("SELECT notification_id FROM webhook_notifications").fetchall()}
-            batches = con.execute("SELECT count(DISTINCT processed_at) FROM webhook_notifications").fetchone()[0]
-            size_mb = os.path.getsize(warehouse_path(home)) / 1e6
-            con.close()
+            # every change can be seen before the worker has recorded the last notifications (a later push's
+            # change was already read by an earlier batch's sync): wait for the journal to drain too
+            while True:
+                con = duckdb.connect(str(warehouse_path(home)), read_only=True)
+                recorded = {r[0] for r in con.execute("SELECT notification_id FROM webhook_notifications").fetchall()}
+                batches = con.execute("SELECT count(DISTINCT processed_at) FROM webhook_notifications").fetchone()[0]
+                size_mb = os.path.getsize(warehouse_path(home)) / 1e6
+                con.close()
+                if set(acknowledged) <= recorded or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
         finally:
             receiver.stop()
         # the naive way beside it: one scheduled incremental sync of every shop and resource, timed
