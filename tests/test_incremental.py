@@ -26,7 +26,7 @@ from test_sync import LOADED_BY, content_hashes, warehouse
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_any_sequence_of_loads_leaves_the_facts_equal_to_a_rebuild(tmp_path, seed):
     business = Business(seed)
     path = tmp_path / "w.duckdb"
@@ -85,7 +85,7 @@ def test_syncs_imports_costs_and_a_replay_publish_facts_equal_to_a_rebuild(serve
     sandbox, home, scratch = server.sandbox, tmp_path / "ws", tmp_path / "rebuilt.duckdb"
     end = sandbox.business.end_time
     lineages = []
-    for days_before in (6, 3, 1, 0):  # each sync brings new orders, late status changes and refunds
+    for days_before in (6, 2, 0):  # each sync brings new orders, late status changes and refunds
         sandbox.business_now = lambda d=days_before: end - d * 86_400
         sync_from_sandbox(server, home, options=SyncOptions(history_days=21))
         assert_published_is_a_rebuild(home, scratch)
@@ -127,7 +127,7 @@ def test_sigkill_at_any_point_of_load_derive_or_publish_then_a_run_converges(tmp
     home, phases = tmp_path / "ws", tmp_path / "phases.log"
     subprocess.run(churn_command(home, 0, 3), check=True, timeout=300)
     rng, struck = random.Random(18), []
-    for target in ["open", "load", "derive", "close", "publish"] * 4:  # SIGKILL within each phase, 4 times
+    for target in ["open", "load", "derive", "close", "publish"] * 3:  # SIGKILL within each phase, 3 times
         phases.write_text("")
         process = subprocess.Popen(churn_command(home, len(struck) + 1, 50, phases))
         deadline = time.monotonic() + 60
@@ -140,7 +140,7 @@ def test_sigkill_at_any_point_of_load_derive_or_publish_then_a_run_converges(tmp
             process.send_signal(signal.SIGKILL)
             struck.append((phases.read_text().split() or ["start"])[-1])
         process.wait()
-    assert {"load", "derive", "close", "publish"} <= set(struck) and len(struck) >= 16, struck
+    assert {"load", "derive", "close", "publish"} <= set(struck) and len(struck) >= 12, struck
     subprocess.run(churn_command(home, 99, 2), check=True, timeout=300)
     assert_published_is_a_rebuild(home, tmp_path / "rebuilt.duckdb")
     with Warehouse(warehouse(home), read_only=True) as wh:
