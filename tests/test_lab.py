@@ -95,8 +95,10 @@ async def run_cells(base: str, token: str, kernel_id: str, cells: list[str]) -> 
                 "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
                 "content": {"code": source, "silent": False, "store_history": True, "user_expressions": {},
                             "allow_stdin": False, "stop_on_error": True}}))
-            result = {"outputs": [], "status": None}
-            while result["status"] is None:
+            # done when both the reply (shell) and the kernel's "idle" (iopub) came: the two channels are not
+            # ordered, and a cell's last output can arrive after its reply
+            result, idle = {"outputs": [], "status": None}, False
+            while result["status"] is None or not idle:
                 message = json.loads(await asyncio.wait_for(ws.read_message(), timeout=120))
                 if message.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
@@ -105,6 +107,8 @@ async def run_cells(base: str, token: str, kernel_id: str, cells: list[str]) -> 
                     result["outputs"].append({"type": kind, **content})
                 elif kind == "execute_reply":
                     result["status"] = content["status"]
+                elif kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
             results.append(result)
     finally:
         ws.close()
