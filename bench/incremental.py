@@ -51,7 +51,8 @@ from shoplens.warehouse import Warehouse  # noqa: E402
 from shoplens.warehouse.publish import WorkingCopy, publish, working_path  # noqa: E402
 
 LAST_DAY = date(2026, 11, 15)
-DERIVED = ("order_facts", "line_item_facts", "dispatch_facts", "backlog_daily", "stock_daily", "listing_daily")
+DERIVED = ("order_facts", "line_item_facts", "dispatch_facts", "backlog_daily", "stock_daily", "listing_daily",
+           "sku_units_daily")
 
 
 def written_bytes() -> int:

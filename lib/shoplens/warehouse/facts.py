@@ -156,11 +156,8 @@ STOCK_DAILY = """
         FROM scoped g ASOF LEFT JOIN snapshots i
           ON i.sku_id = g.sku_id AND i.warehouse_id = g.warehouse_id AND g.date >= i.date
     ), units AS (
-        SELECT li.shop_id, li.sku_id, CAST(timezone(s.timezone, li.create_time) AS DATE) AS date, count(*) AS units
-        FROM line_item_facts li JOIN shops s USING (shop_id)
-        WHERE li.paid AND NOT li.cancelled AND ({units_since})
-          AND EXISTS (SELECT 1 FROM {scope} sc WHERE sc.shop_id = li.shop_id AND sc.sku_id = li.sku_id)
-        GROUP BY ALL
+        SELECT u.shop_id, u.sku_id, u.date, u.units FROM sku_units_daily u
+        WHERE ({units_since}) AND EXISTS (SELECT 1 FROM {scope} sc WHERE sc.shop_id = u.shop_id AND sc.sku_id = u.sku_id)
     ), per_sku AS (
         SELECT st.shop_id, st.sku_id, st.date, sum(st.stock) AS sku_stock, count(*) AS places,
                (SELECT coalesce(sum(u.units), 0) FROM units u WHERE u.shop_id = st.shop_id AND u.sku_id = st.sku_id
@@ -177,6 +174,13 @@ STOCK_DAILY = """
     LEFT JOIN stock_lead_times lk ON lk.shop_id = st.shop_id AND lk.sku_id = st.sku_id
     LEFT JOIN stock_lead_times ls ON ls.shop_id = st.shop_id AND ls.sku_id = '*'
     ORDER BY st.shop_id, st.date
+"""
+#: units sold per (shop, SKU, shop-local day) of the line items {li}: what `sku_units_daily` holds
+SKU_UNITS = """
+    SELECT li.shop_id, li.sku_id, CAST(timezone(s.timezone, li.create_time) AS DATE) AS date, count(*) AS units
+    FROM {li} li JOIN shops s USING (shop_id)
+    WHERE li.paid AND NOT li.cancelled AND li.sku_id IS NOT NULL
+    GROUP BY ALL
 """
 #: each shop's listing window: the 121 days up to its last status change or paid line item
 LISTING_SPAN = """
@@ -285,6 +289,8 @@ def _full(con) -> None:
     con.execute(DISPATCH_FACTS.format(o="orders", f="order_fulfilment"))
     con.execute("DELETE FROM backlog_daily")
     con.execute(BACKLOG_DAILY.format(df="dispatch_facts", o="orders", f="order_fulfilment"))
+    con.execute("DELETE FROM sku_units_daily")
+    con.execute(f"INSERT INTO sku_units_daily {SKU_UNITS.format(li='line_item_facts')} ORDER BY shop_id, date")
     con.execute("DELETE FROM stock_daily")
     every_sku = "(SELECT DISTINCT shop_id, sku_id, DATE '0001-01-01' AS lo, DATE '9999-12-31' AS hi FROM inventory_snapshots)"
     con.execute(STOCK_DAILY.format(scope=every_sku, units_since="true"))
@@ -392,16 +398,17 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
                 con.execute("UPDATE order_facts SET first_paid = ?, prev_counted_time = ? WHERE order_id = ?",
                             [first, prev, order_id])
     # line items of the changed orders: the ones there before, and the ones written now
-    zones = dict(con.execute("SELECT shop_id, timezone FROM shops").fetchall())
-    touched = [(shop_id, sku_id, product_id, _local_date(created, zones[shop_id]))
-               for shop_id, sku_id, product_id, created in con.execute(
-                   "DELETE FROM line_item_facts WHERE list_contains(?, order_id) "
-                   "RETURNING shop_id, sku_id, product_id, create_time", params).fetchall()]
+    removed = con.execute("DELETE FROM line_item_facts WHERE list_contains(?, order_id) RETURNING shop_id, sku_id, "
+                          "product_id, create_time, paid, cancelled", params).fetchall()
+    _temp(con, "_lif_removed", "shop_id VARCHAR, sku_id VARCHAR, product_id VARCHAR, create_time TIMESTAMPTZ, "
+                               "paid BOOLEAN, cancelled BOOLEAN", removed)
     lines = "(SELECT * FROM order_line_items WHERE list_contains($orders, order_id))"
     _rows_of(con, "_lif", "line_item_facts", LINE_ITEM_FACTS_ROWS.format(li=lines, of="_of"), {"orders": orders})
-    touched += con.execute("SELECT li.shop_id, li.sku_id, li.product_id, CAST(timezone(s.timezone, li.create_time) "
-                           "AS DATE) FROM _lif li JOIN shops s USING (shop_id)").fetchall()
-    return touched
+    _units(con)
+    day = "CAST(timezone(s.timezone, li.create_time) AS DATE)"
+    return con.execute(f"SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM _lif_removed li JOIN shops s USING "
+                       f"(shop_id) UNION ALL SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM _lif li "
+                       "JOIN shops s USING (shop_id)").fetchall()
 
 
 def _rows_of(con, name: str, table: str, rows_sql: str, params=None) -> None:
@@ -412,11 +419,23 @@ def _rows_of(con, name: str, table: str, rows_sql: str, params=None) -> None:
     con.execute(f"INSERT INTO {table} SELECT * FROM {name}")
 
 
-def _local_date(moment, zone: str) -> date:
-    """The shop-local day of a TIMESTAMPTZ, as `CAST(timezone(zone, moment) AS DATE)` gives it."""
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(zone)).date()
+def _units(con) -> None:
+    """`sku_units_daily` after the line items of the changed orders were replaced: the units of the ones
+    removed (`_lif_removed`) out, of the new ones (`_lif`) in, computed by the rebuild's SQL; a day left
+    with none is dropped."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _units_delta AS
+                    SELECT shop_id, sku_id, date, sum(units) AS units FROM (
+                        SELECT shop_id, sku_id, date, -units AS units FROM ({SKU_UNITS.format(li='_lif_removed')})
+                        UNION ALL {SKU_UNITS.format(li='_lif')})
+                    GROUP BY ALL HAVING sum(units) <> 0""")
+    if not con.execute("SELECT count(*) FROM _units_delta").fetchall()[0][0]:
+        return
+    con.execute("""CREATE OR REPLACE TEMP TABLE _units_new AS
+                   SELECT d.shop_id, d.sku_id, d.date, coalesce(u.units, 0) + d.units AS units
+                   FROM _units_delta d LEFT JOIN sku_units_daily u USING (shop_id, sku_id, date)""")
+    con.execute("""DELETE FROM sku_units_daily u WHERE EXISTS (SELECT 1 FROM _units_delta d WHERE d.shop_id = u.shop_id
+                   AND d.sku_id = u.sku_id AND d.date = u.date)""")
+    con.execute("INSERT INTO sku_units_daily SELECT * FROM _units_new WHERE units <> 0")
 
 
 def _dispatch(con, orders: list[str], moved: list[str]) -> None:
@@ -553,7 +572,7 @@ def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: l
     con.execute("""DELETE FROM stock_daily WHERE rowid IN (SELECT d.rowid FROM stock_daily d JOIN _stock_scope sc
                    ON sc.shop_id = d.shop_id AND sc.sku_id = d.sku_id AND d.date BETWEEN sc.lo AND sc.hi)""")
     con.execute(STOCK_DAILY.format(scope="_stock_scope", units_since=time_ranges(
-        "li.create_time", [(_shift(lo, -14), _shift(hi, 1)) for _, _, lo, hi in scope])))
+        "u.date", [(_shift(lo, -14), _shift(hi, 1)) for _, _, lo, hi in scope])))
 
 
 def _listing(con, changes: dict[str, set[str]], touched: list[tuple]) -> None:

@@ -980,3 +980,22 @@ MIGRATIONS.append((22, "incremental facts: changed keys, refresh state, stable b
     CREATE INDEX backlog_daily_order ON backlog_daily (order_id);
     INSERT INTO fact_changes VALUES ('full', '');
 """))
+
+#: Units sold per SKU and shop-local day (#18): what the stock facts' daily sales rate reads. Kept by the
+#: refresh from the line items it replaces (their units out, the new ones in), so a sync no longer scans
+#: the line items of every day its changes reach. Filled here from the line-item facts as they are (not by
+#: a full rebuild: in a working copy that takes minutes at a million orders), which keeps it what the
+#: facts' SQL gives for them (`facts.SKU_UNITS`).
+MIGRATIONS.append((23, "units sold per SKU and shop-local day, for the stock facts", """
+    CREATE TABLE sku_units_daily (
+        shop_id  VARCHAR NOT NULL,
+        sku_id   VARCHAR NOT NULL,
+        date     DATE NOT NULL,
+        units    BIGINT NOT NULL
+    );
+    INSERT INTO sku_units_daily
+    SELECT li.shop_id, li.sku_id, CAST(timezone(s.timezone, li.create_time) AS DATE) AS date, count(*) AS units
+    FROM line_item_facts li JOIN shops s USING (shop_id)
+    WHERE li.paid AND NOT li.cancelled AND li.sku_id IS NOT NULL
+    GROUP BY ALL ORDER BY shop_id, date;
+"""))
