@@ -48,11 +48,10 @@ from shoplens.sync.archive import ARCHIVE_DIR, RawArchive  # noqa: E402
 from shoplens.sync.resources import ShopRef  # noqa: E402
 from shoplens.sync.state import Cursor, write_cursor  # noqa: E402
 from shoplens.warehouse import Warehouse  # noqa: E402
+from shoplens.warehouse.facts import DERIVED  # noqa: E402
 from shoplens.warehouse.publish import WorkingCopy, publish, working_path  # noqa: E402
 
 LAST_DAY = date(2026, 11, 15)
-DERIVED = ("order_facts", "line_item_facts", "dispatch_facts", "backlog_daily", "stock_daily", "listing_daily",
-           "sku_units_daily")
 
 
 def written_bytes() -> int:

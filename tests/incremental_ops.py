@@ -15,13 +15,12 @@ from shoplens.sync.mapping import SHOP_COLUMNS
 from shoplens.sync.resources import ShopRef
 from shoplens.sync.state import Cursor, write_cursor
 from shoplens.warehouse import Warehouse, facts
+from shoplens.warehouse.facts import DERIVED  # noqa: F401 (the tests import it from here)
 from shoplens.warehouse.reference import COST_COLUMNS
 
 START = 1_790_000_000  # 2026-09-21
 DAY = 86_400
 SHOPS = [ShopRef("S1", "", "THB", "Asia/Bangkok"), ShopRef("S2", "", "USD", "America/Los_Angeles")]
-DERIVED = ("order_facts", "line_item_facts", "dispatch_facts", "backlog_daily", "stock_daily", "listing_daily",
-           "sku_units_daily")
 
 
 class Business:

@@ -278,23 +278,22 @@ def _initialised(con) -> bool:
     return bool(con.execute("SELECT count(*) FROM fact_state WHERE name = 'built'").fetchone()[0])
 
 
+#: what a full rebuild recomputes, in the order it does so (each may read the ones before it)
+DERIVED = ("order_facts", "line_item_facts", "dispatch_facts", "backlog_daily", "sku_units_daily", "stock_daily",
+           "listing_daily")
+
+
 def _full(con) -> None:
     con.execute(NEW_BUYERS.format(o="orders", bk="buyer_keys"))
-    con.execute("DELETE FROM order_facts")
+    indexes = _emptied(con, DERIVED)
     con.execute(ORDER_FACTS.format(o="orders", aff="affiliate_order_items", win=f"({WINDOWS.format(o='orders')})",
                                    bk="buyer_keys"))
-    con.execute("DELETE FROM line_item_facts")
     con.execute(LINE_ITEM_FACTS.format(li="order_line_items", of="order_facts"))
-    con.execute("DELETE FROM dispatch_facts")
     con.execute(DISPATCH_FACTS.format(o="orders", f="order_fulfilment"))
-    con.execute("DELETE FROM backlog_daily")
     con.execute(BACKLOG_DAILY.format(df="dispatch_facts", o="orders", f="order_fulfilment"))
-    con.execute("DELETE FROM sku_units_daily")
     con.execute(f"INSERT INTO sku_units_daily {SKU_UNITS.format(li='line_item_facts')} ORDER BY shop_id, date")
-    con.execute("DELETE FROM stock_daily")
     every_sku = "(SELECT DISTINCT shop_id, sku_id, DATE '0001-01-01' AS lo, DATE '9999-12-31' AS hi FROM inventory_snapshots)"
     con.execute(STOCK_DAILY.format(scope=every_sku, units_since="true"))
-    con.execute("DELETE FROM listing_daily")
     last_days = f"({LAST_PRODUCT_DAYS.format(where='true')})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE listing_daily_span AS {LISTING_SPAN.format(last_days=last_days)}")
     need = ("(SELECT DISTINCT shop_id, product_id, since FROM product_status_history WHERE status <> 'ACTIVATE')")
@@ -302,6 +301,25 @@ def _full(con) -> None:
         span="SELECT * FROM listing_daily_span",
         scope="(SELECT shop_id, '*' AS product_id, DATE '0001-01-01' AS lo, DATE '9999-12-31' AS hi FROM shops)",
         gmv=f"({GMV_BEFORE.format(need=need, where='true')})"))
+    for sql in indexes:
+        con.execute(sql)
+
+
+def _emptied(con, tables: Iterable[str]) -> list[str]:
+    """Drop `tables` and create them again, empty; returns their indexes' DDL, to run once they are filled.
+
+    Not `DELETE FROM`: deleting every row of tables that hold millions, then inserting as many, made the
+    commit take minutes in DuckDB 2.0.1 (160-180 s at 1M orders in a working copy, against 14 s into empty
+    tables), and an index built over a filled table is cheaper than one kept row by row."""
+    indexes = []
+    for table in tables:
+        (ddl,) = con.execute("""SELECT sql FROM duckdb_tables() WHERE database_name = current_database()
+            AND schema_name = 'main' AND table_name = ?""", [table]).fetchone()
+        indexes += [sql for (sql,) in con.execute("""SELECT sql FROM duckdb_indexes() WHERE database_name =
+            current_database() AND schema_name = 'main' AND table_name = ? ORDER BY index_name""", [table]).fetchall()]
+        con.execute(f"DROP TABLE {table}")
+        con.execute(ddl)
+    return indexes
 
 
 def _save_state(con) -> None:

@@ -983,9 +983,9 @@ MIGRATIONS.append((22, "incremental facts: changed keys, refresh state, stable b
 
 #: Units sold per SKU and shop-local day (#18): what the stock facts' daily sales rate reads. Kept by the
 #: refresh from the line items it replaces (their units out, the new ones in), so a sync no longer scans
-#: the line items of every day its changes reach. Filled here from the line-item facts as they are (not by
-#: a full rebuild: in a working copy that takes minutes at a million orders), which keeps it what the
-#: facts' SQL gives for them (`facts.SKU_UNITS`).
+#: the line items of every day its changes reach. Filled here from the line-item facts as they are (one
+#: query, cheaper than the full rebuild it does not need), which keeps it what the facts' SQL gives for
+#: them (`facts.SKU_UNITS`).
 MIGRATIONS.append((23, "units sold per SKU and shop-local day, for the stock facts", """
     CREATE TABLE sku_units_daily (
         shop_id  VARCHAR NOT NULL,
