@@ -50,6 +50,18 @@ JOINS: dict[str, str] = {
 }
 
 
+class Shared:
+    """A value never changed once made, so a copy of it is itself. pandas deep-copies a frame's `attrs`
+    (where a query's frame keeps its metrics, policies, spec and SQL) after nearly every operation on the
+    frame: about 45,000 `deepcopy` calls, a tenth of a shop report's CPU, before these were shared."""
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 @dataclass(frozen=True)
 class Trace:
     """How `metrics explain` lists a source's rows: the record's id, the synced row holding its raw page
@@ -111,7 +123,7 @@ class Source:
 
 
 @dataclass(frozen=True)
-class AnomalyRule:
+class AnomalyRule(Shared):
     """How the data-quality signals watch a metric's daily series (method: docs/quality.md).
 
     A day is flagged when its robust z-score against the trailing `window` days (median; MAD × 1.4826,
@@ -142,7 +154,7 @@ class AnomalyRule:
 
 
 @dataclass(frozen=True)
-class Metric:
+class Metric(Shared):
     id: str
     label: dict[str, str]
     description: dict[str, str]
@@ -185,7 +197,7 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Policies:
+class Policies(Shared):
     """Switches that change what a metric means; every result says which were in force.
 
     gmv_basis: "paid" counts orders once paid, "placed" counts every order placed.

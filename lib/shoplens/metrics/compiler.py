@@ -18,13 +18,14 @@ filters and policies the aggregate reads, so an explanation and its figure canno
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shoplens.errors import MetricError
-from shoplens.metrics.catalogue import (DIMENSIONS, EXCLUDED_BECAUSE, JOINS, TIME_DIMENSIONS, Catalogue, Metric,
+from shoplens.metrics.catalogue import (DIMENSIONS, EXCLUDED_BECAUSE, JOINS, TIME_DIMENSIONS, Catalogue, Metric, Shared,
                                         Policies, Source)
 from shoplens.warehouse.schema import MONEY
 from shoplens.suggest import unknown
@@ -45,7 +46,7 @@ FX_ERROR_TAG = "shoplens-fx-missing:"
 
 
 @dataclass(frozen=True)
-class QuerySpec:
+class QuerySpec(Shared):
     metrics: tuple[str, ...]
     by: tuple[str, ...] = ()
     period: tuple[date, date] | None = None
@@ -57,7 +58,7 @@ class QuerySpec:
 
 
 @dataclass(frozen=True)
-class CompiledQuery:
+class CompiledQuery(Shared):
     sql: str
     params: dict
     columns: tuple[str, ...]
@@ -228,6 +229,29 @@ def compile_records(spec: QuerySpec, catalogue: Catalogue, *, excluded: bool = F
     used = {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
     names = ["part", "term", "record", "shop", "day", *dims, *RECORD_COLUMNS[5:], *fields]
     return CompiledQuery(sql=sql, params=used, columns=tuple(names))
+
+
+def compile_record_lists(specs: list[QuerySpec], catalogue: Catalogue, *, limit: int) -> CompiledQuery:
+    """Several measures' record listings in one query (a report's appendix lists a score of them; one
+    query instead of one each saves most of their cost). `list` is the spec's index; per list, the first
+    `limit` records whose value is not zero, in `compile_records`' order, each with what the whole list
+    holds: `list_count` records, adding up to `list_total`, in currencies `list_currency_lo` to `_hi`.
+    Each spec names one measure (a single term), so a list's order is day, shop, record."""
+    selects = []
+    for n, spec in enumerate(specs):
+        m = catalogue.get(spec.metrics[0]) if len(spec.metrics) == 1 else None
+        if m is None or m.kind != "measure":
+            raise MetricError(f"record lists are of one measure each, not {', '.join(spec.metrics) or 'none'}")
+        selects.append(f"SELECT {n} AS list, * FROM (\n{compile_records(spec, catalogue).inline()}\n)")
+    if not selects:
+        raise MetricError("no record lists asked for")
+    body = "\nUNION ALL BY NAME\n".join(selects)
+    sql = (f"SELECT *, count(*) OVER w AS list_count, sum(value) OVER w AS list_total, min(currency) OVER w AS "
+           f"list_currency_lo, max(currency) OVER w AS list_currency_hi\nFROM (\n{body}\n)\nWHERE value <> 0\n"
+           f"WINDOW w AS (PARTITION BY list)\n"
+           f"QUALIFY row_number() OVER (PARTITION BY list ORDER BY day, shop, record) <= {int(limit)}\n"
+           "ORDER BY list, day, shop, record")
+    return CompiledQuery(sql=sql, params={}, columns=())
 
 
 def _record_select(n: int, part: str, sign: int, m: Metric, rows: _SourceRows, keys: list[str],
@@ -527,6 +551,7 @@ def _first_in_group(time_dims: list[str], suffix: str, has_period: bool) -> str:
     return f"(_prev_day IS NULL OR NOT ({same}))"
 
 
+@functools.lru_cache(maxsize=256)
 def _fixed_offset(tz: str, period: tuple[date, date] | None) -> int | None:
     """The zone's UTC offset in seconds if it is the same all through the period (with a margin), else None."""
     if tz == "shop" or period is None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 #: 1 / Φ⁻¹(3/4): makes the median absolute deviation estimate the standard deviation of normal data
@@ -76,16 +77,19 @@ def detect_anomalies(series: pd.Series, *, window: int = DEFAULT_WINDOW, min_his
         raise ValueError(f"threshold {threshold}, floor {floor}, min_scale {min_scale}: threshold and min_scale "
                          "must be positive, floor at least 0")
     values = _daily(series)
+    ordinals = np.fromiter((d.toordinal() for d in values.index), dtype=np.int64, count=len(values))
+    numbers = values.to_numpy(dtype=float)
     flagged = []
-    for day, value in values.items():
+    for i, (day, value) in enumerate(zip(values.index, numbers)):
         if math.isnan(value):
             continue
-        history = values[(values.index >= day - timedelta(days=window)) & (values.index < day)].dropna()
+        history = numbers[np.searchsorted(ordinals, ordinals[i] - window):i]  # the index is sorted, unique
+        history = history[~np.isnan(history)]
         if len(history) < min_history:
             continue
-        expected = float(history.median())
-        distance = (history - expected).abs()
-        mad = float(distance.median())
+        expected = float(np.median(history))
+        distance = np.abs(history - expected)
+        mad = float(np.median(distance))
         spread = MAD_SCALE * mad if mad > 0 else MEAN_AD_SCALE * float(distance.mean())
         scale = max(spread, floor * abs(expected), min_scale)
         deviation = (value - expected) / scale
@@ -99,7 +103,7 @@ def detect_anomalies(series: pd.Series, *, window: int = DEFAULT_WINDOW, min_his
             kind = "drop"
         else:
             continue
-        flagged.append(Anomaly(day, value, expected, deviation, kind, scale, len(history)))
+        flagged.append(Anomaly(day, float(value), expected, float(deviation), kind, scale, len(history)))
     return flagged
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from shoplens import i18n
 from shoplens.metrics import Metric, QuerySpec, default_catalogue
 from shoplens.metrics.api import run_compiled
-from shoplens.metrics.compiler import compile_query, compile_records, policy_filters, terms_of
+from shoplens.metrics.compiler import compile_query, compile_record_lists, policy_filters, terms_of
 
 #: records listed under one figure term, and in one report (about 70 bytes each)
 ROWS_PER_LIST = 400
@@ -62,7 +62,7 @@ def appendix_html(figures: Figures, warehouse, lang: str, format_value) -> str:
     """The appendix's entries and record lists (the heading is the caller's)."""
     catalogue = default_catalogue()
     e, t = html.escape, lambda key: i18n.t(key, lang)
-    entries, lists, listed, budget = [], [], {}, [ROWS_PER_REPORT]
+    entries, listed = [], {}
     for figure in figures.items:
         m = catalogue.get(figure.metric)
         spec = figure.spec
@@ -77,7 +77,6 @@ def appendix_html(figures: Figures, warehouse, lang: str, format_value) -> str:
             key = (base.id, replace(spec, metrics=(base.id,)))
             if key not in listed:
                 listed[key] = f"sl-rec-{len(listed) + 1}"
-                lists.append(_records(listed[key], base, key[1], warehouse, lang, format_value, budget))
             label = base.label[lang] + (f" ({t('a_' + part)})" if part else "")
             links.append(f'<a href="#{listed[key]}-list">{e(label)}</a>')  # inside: following it opens the list
         entries.append(
@@ -87,6 +86,7 @@ def appendix_html(figures: Figures, warehouse, lang: str, format_value) -> str:
             f'<p class="sl-scope">{e(scope)}</p>{shown}'
             f'<p class="sl-links">{e(t("a_records"))}: {" · ".join(dict.fromkeys(links))}</p>'
             f'<pre class="sl-sql" tabindex="0">{e(sql)}</pre></article>')
+    lists = _record_lists(list(listed.items()), warehouse, lang, format_value)
     return (f'<p>{e(t("a_intro"))}</p>{"".join(entries)}'
             f'<h3 id="sl-records">{e(t("a_records_title"))}</h3><p>{e(t("a_records_intro"))}</p>{"".join(lists)}')
 
@@ -120,42 +120,64 @@ def _scope(spec: QuerySpec, lang: str) -> str:
     return " · ".join(parts)
 
 
-def _records(anchor: str, base: Metric, spec: QuerySpec, warehouse, lang: str, format_value, budget: list[int]) -> str:
-    """One collapsed list: the records of one measure over one spec, what each contributes."""
-    e, t = html.escape, lambda key: i18n.t(key, lang)
+def _record_lists(listed: list, warehouse, lang: str, format_value) -> list[str]:
+    """The collapsed lists of `listed` ((measure id, spec), anchor), from one query."""
+    if not listed:
+        return []
     catalogue = default_catalogue()
-    frame = run_compiled(warehouse, compile_records(spec, catalogue))
-    frame = frame[frame.value != 0]  # a buyer's repeat order, a unit without a cost: counted, adding nothing
+    specs = [spec for (_, spec), _ in listed]
+    frame = run_compiled(warehouse, compile_record_lists(specs, catalogue, limit=ROWS_PER_LIST))
+    columns = {name: frame[name].tolist() for name in frame.columns}
+    rows_of: dict[int, list[int]] = {}
+    for i, n in enumerate(columns.get("list", [])):
+        rows_of.setdefault(n, []).append(i)
+    budget, out = ROWS_PER_REPORT, []
+    for n, ((metric_id, spec), anchor) in enumerate(listed):
+        rows = rows_of.get(n, [])
+        take = max(0, min(len(rows), budget))
+        budget -= take
+        out.append(_records(anchor, catalogue.get(metric_id), spec, columns, rows, take, lang, format_value))
+    return out
+
+
+def _records(anchor: str, base: Metric, spec: QuerySpec, columns: dict[str, list], rows: list[int], take: int,
+             lang: str, format_value) -> str:
+    """One collapsed list: the records of one measure over one spec, what each contributes (`rows`: its
+    first records in `columns`, of which `take` are shown)."""
+    e, t = html.escape, lambda key: i18n.t(key, lang)
     dims = [d for d in spec.by if d not in ("shop", "day")]
     money = base.unit == "money"
     head = [t(f"rec_{base.source}") if f"rec_{base.source}" in i18n.TEXT else t("a_record"),
             *(_dim(d, lang) for d in dims), t("day"),
             t("value")]
-    take = max(0, min(ROWS_PER_LIST, budget[0]))
-    budget[0] -= min(take, len(frame))
-    rows = []
-    for r in frame.head(take).to_dict("records"):
-        record = r.get("order_id") if base.source == "line_items" and r.get("order_id") else r["record"]
-        cells = [record, *(r.get(d) for d in dims), r["day"],
-                 format_value(r["value"], base.format, None) if money else f"{int(r['value']):,}"]
-        rows.append("<tr>" + "".join(f"<td>{e('–' if c is None or c != c else str(c))}</td>" for c in cells)
+    count, total, currency = 0, 0, None
+    if rows:
+        first = rows[0]
+        count, total = columns["list_count"][first], columns["list_total"][first]
+        lo, hi = columns["list_currency_lo"][first], columns["list_currency_hi"][first]
+        currency = lo if money and lo == hi and isinstance(lo, str) else None
+    by_order = base.source == "line_items" and "order_id" in columns
+    body = []
+    for i in rows[:take]:
+        record = columns["order_id"][i] if by_order and columns["order_id"][i] else columns["record"][i]
+        value = columns["value"][i]
+        cells = [record, *(columns[d][i] for d in dims), columns["day"][i],
+                 format_value(value, base.format, None) if money else f"{int(value):,}"]
+        body.append("<tr>" + "".join(f"<td>{e('–' if c is None or c != c else str(c))}</td>" for c in cells)
                     + "</tr>")
-    total = sum(frame.value) if len(frame) else 0
-    currencies = sorted({c for c in frame.currency if isinstance(c, str)}) if money else []
     noun = t(f"recn_{base.source}") if f"recn_{base.source}" in i18n.TEXT else t("a_records_n")
     grouped = f" ({t('a_by_dims').format(dims=', '.join(_dim(d, lang) for d in dims))})" if dims else ""
-    summary = (f"{base.label[lang]}{grouped} · {len(frame):,} {noun}"
-               + (f" · {format_value(total, base.format, currencies[0] if len(currencies) == 1 else None)}"
-                  if len(frame) else ""))
+    summary = (f"{base.label[lang]}{grouped} · {count:,} {noun}"
+               + (f" · {format_value(total, base.format, currency)}" if count else ""))
     more = ""
-    if len(frame) > take:
+    if count > take:
         command = _command(base.id, spec)
-        more = (f'<p class="sl-empty">{e(t("a_more").format(n=f"{len(frame) - take:,}"))} '
+        more = (f'<p class="sl-empty">{e(t("a_more").format(n=f"{count - take:,}"))} '
                 f'<code>{e(command)}</code></p>')
     table = (f'<div class="sl-scroll" id="{anchor}-list"><table class="sl-ranked sl-records"><thead><tr>'
-             f'{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-             if rows else f'<p class="sl-empty" id="{anchor}-list">{e(t("nothing_in_period"))}</p>')
-    return (f'<details class="sl-records" id="{anchor}" data-metric="{e(base.id)}" data-count="{len(frame)}">'
+             f'{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+             if body else f'<p class="sl-empty" id="{anchor}-list">{e(t("nothing_in_period"))}</p>')
+    return (f'<details class="sl-records" id="{anchor}" data-metric="{e(base.id)}" data-count="{count}">'
             f"<summary>{e(summary)}</summary>{table}{more}</details>")
 
 

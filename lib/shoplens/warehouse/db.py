@@ -88,6 +88,7 @@ class Warehouse:
                     raise WarehouseError(f"cannot open the warehouse {target}: {exc}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
         self._page: RawPage | None = None
+        self._facts_current: bool | None = None
         if not read_only:
             self.migrate()
         elif missing := self.pending_migrations():
@@ -146,10 +147,16 @@ class Warehouse:
         return facts.refresh(self, incremental=incremental)
 
     def facts_are_current(self) -> bool:
-        """Whether the fact tables hold every order and line item (a cheap check, not a full diff)."""
-        return self.con.execute(
+        """Whether the fact tables hold every order and line item (a cheap check, not a full diff). Asked
+        once per read-only connection: nothing changes what it reads (a published replica is never
+        written while open, and a lock keeps writers off a file read-only connections hold)."""
+        if self.read_only and self._facts_current is not None:
+            return self._facts_current
+        current = self.con.execute(
             "SELECT (SELECT count(*) FROM orders) = (SELECT count(*) FROM order_facts) AND "
             "(SELECT count(*) FROM order_line_items) = (SELECT count(*) FROM line_item_facts)").fetchone()[0]
+        self._facts_current = current if self.read_only else None
+        return current
 
     # --- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
