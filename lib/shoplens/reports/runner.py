@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from nbclient import NotebookClient
@@ -277,6 +278,7 @@ class WarmKernels:
         self.total = total
         self._sockets = tempfile.mkdtemp(prefix="shoplens-kernels-")
         self._ready: list[asyncio.Task] = []
+        self._stopping: list[asyncio.Task] = []
         self._counter = 0
         # one report alone (a Dask worker's) starts one plain kernel: a fork server's imports would not pay off
         self.server = ForkServer(home) if ((can_fork_kernels() and total > 1) if fork is None else fork) else None
@@ -292,10 +294,12 @@ class WarmKernels:
             task.cancel()
         for task in self._ready:
             try:
-                km = await task
+                km, kc = await task
             except BaseException:  # cancelled or failed to start: nothing to stop
                 continue
+            kc.stop_channels()
             await _shutdown(km)
+        await asyncio.gather(*self._stopping)
         if self.server is not None:
             await self.server.close()
         shutil.rmtree(self._sockets, ignore_errors=True)
@@ -307,7 +311,9 @@ class WarmKernels:
         manager = report_kernel_manager(sockets, self.home, self.server)
         return asyncio.ensure_future(self._start(manager(kernel_name="python3")))
 
-    async def _start(self, km: AsyncKernelManager) -> AsyncKernelManager:
+    async def _start(self, km: AsyncKernelManager) -> tuple[AsyncKernelManager, AsyncKernelClient]:
+        """A started kernel and its client, connected and answering (kept: nbclient would otherwise wait
+        for it to be ready again, at least 0.2 s per report for jupyter_client's IOPub flush)."""
         await km.start_kernel()
         client = km.client()
         client.start_channels()
@@ -322,14 +328,17 @@ class WarmKernels:
             client.stop_channels()
             await _shutdown(km)
             raise
-        client.stop_channels()
-        return km
+        return km, client
 
-    async def take(self) -> AsyncKernelManager:
+    async def take(self) -> tuple[AsyncKernelManager, AsyncKernelClient]:
         task = self._ready.pop(0)
         if self._counter < self.total:
             self._ready.append(self._spawn())
         return await task
+
+    def retire(self, km: AsyncKernelManager) -> None:
+        """Shut a used kernel down while the next report runs (awaited when the batch ends)."""
+        self._stopping.append(asyncio.ensure_future(_shutdown(km)))
 
 
 async def _shutdown(km: AsyncKernelManager) -> None:
@@ -339,15 +348,17 @@ async def _shutdown(km: AsyncKernelManager) -> None:
         pass
 
 
-async def execute_on(job: ReportJob, km: AsyncKernelManager, *, timeout_s: int = 600) -> ReportOutcome:
-    """Run one report notebook on a started kernel, then shut the kernel down; never raises for a
-    notebook failure."""
+async def execute_on(job: ReportJob, km: AsyncKernelManager, kc: AsyncKernelClient, *, timeout_s: int = 600,
+                     retire: Callable[[AsyncKernelManager], None] | None = None) -> ReportOutcome:
+    """Run one report notebook on a started kernel through its ready client, then shut the kernel down
+    (or hand it to `retire`, which does); never raises for a notebook failure."""
     job.output_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     nb = load_notebook_node(str(job.notebook))
     nb = parameterize_notebook(nb, job.parameters, kernel_name="python3", language="python")
     nb = prepare_notebook_metadata(nb, str(job.notebook), str(job.executed_path))
     client = NotebookClient(nb, km=km, timeout=timeout_s, kernel_name="python3", allow_errors=False)
+    client.kc, kc.allow_stdin = kc, False
     crash = None
     try:
         await client.async_execute()
@@ -356,9 +367,11 @@ async def execute_on(job: ReportJob, km: AsyncKernelManager, *, timeout_s: int =
     except Exception as exc:  # the kernel died or a cell timed out
         crash = exc
     finally:
-        if client.kc is not None:
-            client.kc.stop_channels()
-        await _shutdown(km)
+        kc.stop_channels()
+        if retire is not None:
+            retire(km)
+        else:
+            await _shutdown(km)
     _write_atomic(nb, job.executed_path)
     if crash is not None:
         error = ReportError(str(crash) or type(crash).__name__, notebook=job.notebook.name,
@@ -393,12 +406,12 @@ async def run_jobs(jobs: list[ReportJob], *, home: Path, workers: int = 2, timeo
             while queue:
                 index, job = queue.pop(0)
                 try:
-                    km = await kernels.take()
+                    km, kc = await kernels.take()
                 except Exception as exc:  # the kernel could not start: this report fails, the rest go on
                     outcome = ReportOutcome(job, "failed", 0.0, ReportError(
                         f"could not start a kernel: {exc}", notebook=job.notebook.name, exception=type(exc).__name__))
                 else:
-                    outcome = await execute_on(job, km, timeout_s=timeout_s)
+                    outcome = await execute_on(job, km, kc, timeout_s=timeout_s, retire=kernels.retire)
                 if after is not None:
                     await after(outcome)
                 outcomes[index] = outcome
