@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from shoplens import metrics
 from shoplens.config import warehouse_path
+from shoplens.metrics.compiler import compile_record_lists
 from shoplens.reports import appendix
 from shoplens.reports.context import ReportContext, format_value
 from shoplens.warehouse import Warehouse
@@ -39,3 +40,28 @@ def test_a_capped_list_names_the_command_that_lists_every_record(synced, monkeyp
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert len(rows) == count and sum(Decimal(r["value"]) for r in rows) == frame.iloc[0]["gmv"]
+
+
+def test_record_lists_in_one_query_are_each_measures_own_records(synced):
+    """`compile_record_lists` (the appendix's one query) gives, per measure, the first records of
+    `compile_records` with a value, and the count, total and currency of all of them."""
+    home, sandbox = synced
+    shop = sandbox.business.shops[0].id
+    catalogue = metrics.default_catalogue()
+    specs = [metrics.QuerySpec((m,), by=by, period=PERIOD, shops=(shop,))
+             for m, by in (("gmv", ("shop",)), ("units", ("product",)), ("buyers", ("shop",)),
+                           ("refund_amount", ("shop",)), ("page_views", ("shop", "day")))]
+    limit = 7
+    with Warehouse(warehouse_path(home), read_only=True) as warehouse:
+        lists = warehouse.frame(compile_record_lists(specs, catalogue, limit=limit).sql)
+        for n, spec in enumerate(specs):
+            records = metrics.compile_records(spec, catalogue)
+            alone = warehouse.frame(records.sql, records.params)
+            alone = alone[alone.value != 0]
+            mine = lists[lists.list == n]
+            assert len(alone), spec.metrics  # each list has records in the sandbox's week
+            assert list(mine.record) == list(alone.record[:limit]) and list(mine.value) == list(alone.value[:limit])
+            assert set(mine.list_count) == {len(alone)} and set(mine.list_total) == {sum(alone.value)}
+            if catalogue.get(spec.metrics[0]).unit == "money":
+                currencies = sorted(set(alone.currency))
+                assert set(mine.list_currency_lo) == {currencies[0]} and set(mine.list_currency_hi) == {currencies[-1]}
