@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -177,10 +177,14 @@ def terms_of(catalogue: Catalogue, m: Metric, policies: Policies, sign: int = 1,
             for t in terms_of(catalogue, catalogue.get(p), policies, sign * s, part)]
 
 
-def compile_records(spec: QuerySpec, catalogue: Catalogue, *, excluded: bool = False) -> CompiledQuery:
+def compile_records(spec: QuerySpec, catalogue: Catalogue, *, excluded: bool = False,
+                    shared: dict[str, _SourceRows] | None = None) -> CompiledQuery:
     """The rows behind one metric's figure: one per source record, `value` its contribution, so that
     (per group of `spec.by`, and per part for a ratio) the values add up to what `compile_query` gives.
-    With `excluded`, rows the period and filters reach that do not count come too, with the reason."""
+    With `excluded`, rows the period and filters reach that do not count come too, with the reason.
+    `shared` (source id -> its rows, read from a CTE) is `compile_record_lists`' way in: the source rows
+    it computed once for several measures of the same source and spec; such a listing is not ordered
+    and has no archive columns (the appendix shows neither)."""
     if len(spec.metrics) != 1:
         raise MetricError(f"explain one metric at a time, not {', '.join(spec.metrics) or 'none'}")
     if spec.compare is not None:
@@ -190,24 +194,14 @@ def compile_records(spec: QuerySpec, catalogue: Catalogue, *, excluded: bool = F
     terms = terms_of(catalogue, m, spec.policies)
     money = any(b.unit == "money" for _, _, b in terms)
     keys = list(spec.by) + (["currency"] if money else [])
-    params: dict = {"tz": spec.policies.timezone, "shops": list(spec.shops)}
-    params |= {f"w_{dim}": [str(v) for v in values] for dim, values in spec.where}
-    if spec.policies.currency:
-        params["currency"] = spec.policies.currency
-    if spec.period is not None:
-        params["start"], params["end"] = spec.period
+    params = _record_params(spec)
     selects, fields = [], {}
     for n, (part, sign, base) in enumerate(terms):
         source = catalogue.sources[base.source]
-        trace = source.trace
-        extra = {"_key": f"CAST({trace.record} AS VARCHAR)" if trace else "CAST(NULL AS VARCHAR)",
-                 "_time": source.time, "_page_run": f"{trace.page}.page_run" if trace else "CAST(NULL AS VARCHAR)",
-                 "_page_seq": f"{trace.page}.page_seq" if trace else "CAST(NULL AS INTEGER)"}
-        for name, sql in (trace.fields.items() if trace else ()):
-            extra[f"_t_{name}"] = sql
-            fields[name] = None
-        rows = _source_rows(source, [base], keys, spec, "", spec.period, extra,
-                            (trace.join,) if trace and trace.join else ())
+        extra, joins = _traced(source)
+        fields |= {name.removeprefix("_t_"): None for name in extra if name.startswith("_t_")}
+        rows = (shared or {}).get(base.source) or _source_rows(source, [base], keys, spec, "", spec.period, extra,
+                                                                 joins)
         selects.append(_record_select(n, part, sign, base, rows, keys, [c for c in extra if c.startswith("_t_")]))
     body = "\nUNION ALL BY NAME\n".join(selects)
     value = "x._value"
@@ -216,42 +210,87 @@ def compile_records(spec: QuerySpec, catalogue: Catalogue, *, excluded: bool = F
     dims = [d for d in spec.by if d not in ("shop", "day")]
     fields = {f: None for f in fields if f not in dims}  # a dimension shown already says it
     currency = "$currency" if spec.policies.currency else "x._cur"
+    archive = [] if shared else ["'data/raw/' || p.file AS archive_file", "p.line AS archive_line",
+                                 "p.run_id AS sync_run"]
     columns = ["x._part AS part", "x._term AS term", "x._key AS record", "x._shop AS shop", "x._day AS day",
                *(f"x.{d} AS {d}" for d in dims), f"{currency} AS currency",
                "x._amount AS amount", f"{value} AS value", "x._counted AS counted", "x._reason AS reason",
-               "'data/raw/' || p.file AS archive_file", "p.line AS archive_line", "p.run_id AS sync_run",
-               *(f"x._t_{f} AS {f}" for f in fields)]
-    joins = (_FX_JOINS if spec.policies.currency else "") + ("\n  LEFT JOIN raw_pages p ON p.run_id = x._page_run "
-                                                             "AND p.seq = x._page_seq")
+               *archive, *(f"x._t_{f} AS {f}" for f in fields)]
+    joins = (_FX_JOINS if spec.policies.currency else "") + ("" if shared else "\n  LEFT JOIN raw_pages p ON "
+                                                             "p.run_id = x._page_run AND p.seq = x._page_seq")
     sql = (f"SELECT {', '.join(columns)}\nFROM (\n{body}\n) x{joins}"
            + ("" if excluded else "\nWHERE x._counted")
-           + "\nORDER BY x._n, x._day, x._shop, x._key")  # the terms in the definition's order
+           # the terms in the definition's order (a shared list is ordered by compile_record_lists)
+           + ("" if shared else "\nORDER BY x._n, x._day, x._shop, x._key"))
     used = {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
-    names = ["part", "term", "record", "shop", "day", *dims, *RECORD_COLUMNS[5:], *fields]
+    names = ["part", "term", "record", "shop", "day", *dims, *RECORD_COLUMNS[5:-3 if shared else None], *fields]
     return CompiledQuery(sql=sql, params=used, columns=tuple(names))
 
 
 def compile_record_lists(specs: list[QuerySpec], catalogue: Catalogue, *, limit: int) -> CompiledQuery:
-    """Several measures' record listings in one query (a report's appendix lists a score of them; one
-    query instead of one each saves most of their cost). `list` is the spec's index; per list, the first
-    `limit` records whose value is not zero, in `compile_records`' order, each with what the whole list
-    holds: `list_count` records, adding up to `list_total`, in currencies `list_currency_lo` to `_hi`.
-    Each spec names one measure (a single term), so a list's order is day, shop, record."""
-    selects = []
-    for n, spec in enumerate(specs):
+    """Several measures' record listings in one query (a report's appendix lists a score of them). `list`
+    is the spec's index; per list, the first `limit` records whose value is not zero, in
+    `compile_records`' order, each with what the whole list holds: `list_count` records, adding up to
+    `list_total`, in currencies `list_currency_lo` to `_hi`. Each spec names one measure (a single term),
+    so a list's order is day, shop, record. The measures of one source over the same spec read its rows
+    from one CTE, as `compile_query` aggregates them: a fifth of the SQL to parse and plan, one scan."""
+    groups: dict[tuple, list[Metric]] = {}
+    for spec in specs:
         m = catalogue.get(spec.metrics[0]) if len(spec.metrics) == 1 else None
         if m is None or m.kind != "measure":
             raise MetricError(f"record lists are of one measure each, not {', '.join(spec.metrics) or 'none'}")
-        selects.append(f"SELECT {n} AS list, * FROM (\n{compile_records(spec, catalogue).inline()}\n)")
-    if not selects:
+        if m not in groups.setdefault(_record_group(m, spec), []):
+            groups[_record_group(m, spec)].append(m)
+    if not groups:
         raise MetricError("no record lists asked for")
+    ctes, shared = [], {}
+    for g, (key, bases) in enumerate(groups.items()):
+        source_id, spec, money = key[0], key[1], key[2]
+        source = catalogue.sources[source_id]
+        rows = _source_rows(source, bases, list(spec.by) + (["currency"] if money else []), spec, "", spec.period,
+                            *_traced(source))
+        ctes.append(f"_g{g} AS (\n{CompiledQuery(rows.relation, _record_params(spec), ()).inline()}\n)")
+        shared[key] = replace(rows, relation=f"    SELECT * FROM _g{g}")
+    selects = []
+    for n, spec in enumerate(specs):
+        m = catalogue.get(spec.metrics[0])
+        records = compile_records(spec, catalogue, shared={m.source: shared[_record_group(m, spec)]})
+        selects.append(f"SELECT {n} AS list, * FROM (\n{records.inline()}\n)")
     body = "\nUNION ALL BY NAME\n".join(selects)
-    sql = (f"SELECT *, count(*) OVER w AS list_count, sum(value) OVER w AS list_total, min(currency) OVER w AS "
+    sql = (f"WITH {', '.join(ctes)}\n"
+           f"SELECT *, count(*) OVER w AS list_count, sum(value) OVER w AS list_total, min(currency) OVER w AS "
            f"list_currency_lo, max(currency) OVER w AS list_currency_hi\nFROM (\n{body}\n)\nWHERE value <> 0\n"
            f"WINDOW w AS (PARTITION BY list)\n"
            f"QUALIFY row_number() OVER (PARTITION BY list ORDER BY day, shop, record) <= {int(limit)}\n"
            "ORDER BY list, day, shop, record")
     return CompiledQuery(sql=sql, params={}, columns=())
+
+
+def _record_group(m: Metric, spec: QuerySpec) -> tuple:
+    """What measures must share to read one source's rows together: the source, the spec, whether money
+    (a currency key) and whether the refund date policy moves their time."""
+    return m.source, replace(spec, metrics=()), m.unit == "money", "refunds_by" in m.policies
+
+
+def _record_params(spec: QuerySpec) -> dict:
+    params: dict = {"tz": spec.policies.timezone, "shops": list(spec.shops)}
+    params |= {f"w_{dim}": [str(v) for v in values] for dim, values in spec.where}
+    if spec.policies.currency:
+        params["currency"] = spec.policies.currency
+    if spec.period is not None:
+        params["start"], params["end"] = spec.period
+    return params
+
+
+def _traced(source: Source) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The columns a record listing adds to a source's rows (its key, time, archived page and trace
+    fields as `_t_<name>`), and the join they need."""
+    trace = source.trace
+    extra = {"_key": f"CAST({trace.record} AS VARCHAR)" if trace else "CAST(NULL AS VARCHAR)",
+             "_time": source.time, "_page_run": f"{trace.page}.page_run" if trace else "CAST(NULL AS VARCHAR)",
+             "_page_seq": f"{trace.page}.page_seq" if trace else "CAST(NULL AS INTEGER)"}
+    extra |= {f"_t_{name}": sql for name, sql in (trace.fields.items() if trace else ())}
+    return extra, ((trace.join,) if trace and trace.join else ())
 
 
 def _record_select(n: int, part: str, sign: int, m: Metric, rows: _SourceRows, keys: list[str],
