@@ -35,6 +35,8 @@ NOTEBOOKS = {
     "probe": [],
     # the kernel dies in the middle of the report
     "dies": ["import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "print('never')"],
+    # a figure shown the plotly way (fig.show()), not through shoplens.charts.show
+    "shows_figure": ["import plotly.graph_objects as go\ngo.Figure(go.Bar(x=['a'], y=[1])).show()"],
     # the fork server dies under the batch (its parent, when the kernel was forked)
     "kills_server": ["import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(3)"],
 }
@@ -117,6 +119,23 @@ def test_each_report_starts_from_a_fresh_kernel_and_none_outlives_the_batch(note
     for pid in {p["pid"] for p in probes} | {p["ppid"] for p in probes} - {os.getpid()}:
         assert gone(pid), f"process {pid} outlived the batch"
     assert children() <= before, "the batch left a child process running"
+
+
+def test_fig_show_draws_in_a_forked_kernel_as_in_a_kernel_started_the_usual_way(notebooks, tmp_path, monkeypatch):
+    """The fork server does not import plotly's renderers (1.3 s of jsonschema grammar): a notebook that
+    calls fig.show() imports them in its own kernel, where plotly chooses what a usual kernel chooses."""
+    kinds = {}
+    for kind in ("1", "0"):
+        monkeypatch.setenv("SHOPLENS_FORK_KERNELS", kind)
+        out = tmp_path / f"reports-{kind}"
+        result = run_batch([job("shows_figure", 0, out), job("probe", 1, out)], home=tmp_path, reports_dir=out,
+                           workers=1)
+        assert [o.status for o in result.outcomes] == ["ok", "ok"]
+        cell = next(c for c in nbformat.read(result.outcomes[0].job.executed_path, as_version=4).cells
+                    if ".show()" in c.source)
+        kinds[kind] = sorted(k for o in cell.outputs for k in o.get("data", {}))
+    assert "application/vnd.plotly.v1+json" in kinds["0"]
+    assert kinds["1"] == kinds["0"]
 
 
 def test_a_kernel_that_dies_fails_only_its_report(notebooks, kernel_kind, tmp_path):

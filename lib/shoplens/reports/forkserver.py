@@ -26,10 +26,12 @@ import signal
 import sys
 
 #: imported once by the server, before any fork: what every report notebook imports, and what a kernel
-#: imports as it starts. plotly.io._renderers pulls in nbformat's validator and with it jsonschema's
-#: format checkers, whose rfc3987-syntax dependency builds a grammar on import: about 1.3 s of CPU that
-#: every kernel would otherwise pay
-PRELOAD = ("pandas", "plotly.graph_objects", "plotly.io", "plotly.io._renderers", "shoplens.charts", "shoplens.metrics", "shoplens.reports",
+#: imports as it starts. Not plotly.io._renderers: it pulls in nbformat's validator and with it
+#: jsonschema's format checkers, whose rfc3987-syntax dependency builds a grammar on import (1.3 s, more
+#: than half the server's start), and no report touches it (`charts.show` publishes the figure's JSON and
+#: HTML itself). A notebook that calls `fig.show()` imports it in its own kernel, where plotly then
+#: chooses the renderer a kernel started the usual way would.
+PRELOAD = ("pandas", "plotly.graph_objects", "plotly.io", "shoplens.charts", "shoplens.metrics", "shoplens.reports",
            "shoplens.quality", "shoplens.attribution", "shoplens.imports.reconcile", "shoplens.reports.targets",
            "IPython.display", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger")
 
@@ -62,11 +64,6 @@ def _become_kernel(connection_file: str, cwd: str, server_pid: int) -> None:
 
     app = IPKernelApp.instance()
     app.initialize(["-f", connection_file])
-    # plotly chose its default renderer when the server imported it, outside any kernel; a kernel started
-    # the usual way would have chosen the Jupyter one, so choose it here
-    pio = sys.modules.get("plotly.io")
-    if pio is not None:
-        pio.renderers.default = "plotly_mimetype"
     app.start()
 
 
