@@ -239,13 +239,14 @@ def compile_record_lists(specs: list[QuerySpec], catalogue: Catalogue, *, limit:
         m = catalogue.get(spec.metrics[0]) if len(spec.metrics) == 1 else None
         if m is None or m.kind != "measure":
             raise MetricError(f"record lists are of one measure each, not {', '.join(spec.metrics) or 'none'}")
-        if m not in groups.setdefault(_record_group(m, spec), []):
-            groups[_record_group(m, spec)].append(m)
+        bases = groups.setdefault(_record_group(m, spec), [])
+        if m not in bases:
+            bases.append(m)
     if not groups:
         raise MetricError("no record lists asked for")
     ctes, shared = [], {}
     for g, (key, bases) in enumerate(groups.items()):
-        source_id, spec, money = key[0], key[1], key[2]
+        source_id, spec, money, _ = key
         source = catalogue.sources[source_id]
         rows = _source_rows(source, bases, list(spec.by) + (["currency"] if money else []), spec, "", spec.period,
                             *_traced(source))

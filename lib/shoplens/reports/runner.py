@@ -348,10 +348,10 @@ async def _shutdown(km: AsyncKernelManager) -> None:
         pass
 
 
-async def execute_on(job: ReportJob, km: AsyncKernelManager, kc: AsyncKernelClient, *, timeout_s: int = 600,
-                     retire: Callable[[AsyncKernelManager], None] | None = None) -> ReportOutcome:
-    """Run one report notebook on a started kernel through its ready client, then shut the kernel down
-    (or hand it to `retire`, which does); never raises for a notebook failure."""
+async def execute_on(job: ReportJob, km: AsyncKernelManager, kc: AsyncKernelClient, *,
+                     retire: Callable[[AsyncKernelManager], None], timeout_s: int = 600) -> ReportOutcome:
+    """Run one report notebook on a started kernel through its ready client, then hand the kernel to
+    `retire`, which shuts it down; never raises for a notebook failure."""
     job.output_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     nb = load_notebook_node(str(job.notebook))
@@ -368,10 +368,7 @@ async def execute_on(job: ReportJob, km: AsyncKernelManager, kc: AsyncKernelClie
         crash = exc
     finally:
         kc.stop_channels()
-        if retire is not None:
-            retire(km)
-        else:
-            await _shutdown(km)
+        retire(km)
     _write_atomic(nb, job.executed_path)
     if crash is not None:
         error = ReportError(str(crash) or type(crash).__name__, notebook=job.notebook.name,
