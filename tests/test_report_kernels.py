@@ -121,6 +121,19 @@ def test_each_report_starts_from_a_fresh_kernel_and_none_outlives_the_batch(note
     assert children() <= before, "the batch left a child process running"
 
 
+def test_report_kernels_leave_the_users_ipython_history_alone(notebooks, kernel_kind, tmp_path, monkeypatch):
+    """A report's cells are in its executed notebook; a kernel does not also write them to the IPython
+    history database (a SQLite session and a write per cell, and a file that grew with every report)."""
+    ipython_dir = tmp_path / "ipython"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    out = tmp_path / "reports"
+    result = run_batch([job("probe", 0, out), job("probe", 1, out)], home=tmp_path, reports_dir=out, workers=1)
+    assert [o.status for o in result.outcomes] == ["ok", "ok"]
+    assert all(probe(o)["pid"] for o in result.outcomes)  # the notebooks ran, in kernels that read IPYTHONDIR
+    assert ipython_dir.is_dir(), "the kernels did not use the IPYTHONDIR given"
+    assert not list(ipython_dir.rglob("history.sqlite")), "a report kernel wrote IPython history"
+
+
 def test_fig_show_draws_in_a_forked_kernel_as_in_a_kernel_started_the_usual_way(notebooks, tmp_path, monkeypatch):
     """The fork server does not import plotly's renderers (1.3 s of jsonschema grammar): a notebook that
     calls fig.show() imports them in its own kernel, where plotly chooses what a usual kernel chooses."""

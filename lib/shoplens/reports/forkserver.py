@@ -35,6 +35,11 @@ PRELOAD = ("pandas", "plotly.graph_objects", "plotly.io", "shoplens.charts", "sh
            "shoplens.quality", "shoplens.attribution", "shoplens.imports.reconcile", "shoplens.reports.targets",
            "IPython.display", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger")
 
+#: what every report kernel is started with, forked or not: no IPython history. A report's cells are in its
+#: executed notebook; writing them to the user's history database too cost each kernel a SQLite session and
+#: a write per cell, and grew that file by every report ever run.
+KERNEL_ARGS = ("--HistoryManager.enabled=False",)
+
 
 def preload() -> None:
     """Import what report kernels use and build what is pure and shared (the metric catalogue, the chart
@@ -63,7 +68,7 @@ def _become_kernel(connection_file: str, cwd: str, server_pid: int) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", connection_file])
+    app.initialize(["-f", connection_file, *KERNEL_ARGS])
     app.start()
 
 

@@ -45,6 +45,7 @@ from papermill.parameterize import parameterize_notebook
 
 from shoplens.aio import run_coroutine
 from shoplens.errors import ReportError
+from shoplens.reports.forkserver import KERNEL_ARGS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -249,6 +250,7 @@ def report_kernel_manager(socket_dir: str, home: Path, server: ForkServer | None
             self.ip = os.path.join(socket_dir, "kernel")
             kwargs["env"] = kernel_env(home)
             kwargs.setdefault("cwd", str(home))
+            kwargs.setdefault("extra_arguments", list(KERNEL_ARGS))
             if server is not None and self.provisioner is None:
                 self.kernel_id = self.kernel_id or str(uuid.uuid4())
                 self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
