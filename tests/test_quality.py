@@ -123,6 +123,19 @@ def test_a_level_shift_is_flagged_until_the_trailing_median_catches_up():
         (DAY0 + timedelta(days=20), "drop", 1000.0, -18.0)]
 
 
+def test_since_judges_only_the_later_days_against_the_same_history():
+    """A report judges only its period: the days before `since` stay history, not candidates."""
+    series = pd.Series([100.0] * 10 + [1000.0] * 10 + [100.0], index=days(21))
+    every = detect_anomalies(series, window=5, min_history=3)
+    assert len(every) == 3
+    for k in (0, 5, 11, 12, 20, 21, 30):
+        since = DAY0 + timedelta(days=k)
+        assert detect_anomalies(series, window=5, min_history=3, since=since) == [a for a in every if a.day >= since]
+    holed = series.drop(DAY0 + timedelta(days=11))  # `since` on a day the series does not have
+    assert ([a.day for a in detect_anomalies(holed, window=5, min_history=3, since=DAY0 + timedelta(days=11))]
+            == [a.day for a in detect_anomalies(holed, window=5, min_history=3) if a.day > DAY0 + timedelta(days=11)])
+
+
 def test_zeros_alarm_only_when_the_metric_is_normally_non_zero():
     normal = noisy(40, 1000, 50, seed=7)
     normal[DAY0 + timedelta(days=35)] = 0

@@ -99,18 +99,25 @@ def funnel(stages: list[str], values: list, *, title: str) -> go.Figure:
     return fig
 
 
-def html_fragment(fig: go.Figure) -> str:
-    """The chart as a div plus its newPlot call; plotly.js itself is embedded once by the renderer."""
-    return pio.to_html(fig, full_html=False, include_plotlyjs=False, default_height=f"{fig.layout.height or HEIGHT}px",
-                       default_width="100%", config={"displaylogo": False, "responsive": True})
+def html_fragment(fig: go.Figure | dict) -> str:
+    """The chart (a figure, or its `to_dict()`) as a div plus its newPlot call; plotly.js itself is embedded
+    once by the renderer."""
+    height = fig.get("layout", {}).get("height") if isinstance(fig, dict) else fig.layout.height
+    return pio.to_html(fig, full_html=False, include_plotlyjs=False, default_height=f"{height or HEIGHT}px",
+                       default_width="100%", config={"displaylogo": False, "responsive": True},
+                       validate=not isinstance(fig, dict))
 
 
 def show(fig: go.Figure) -> None:
     """Display `fig` so that JupyterLab and both HTML renderers all draw it."""
     from IPython.display import publish_display_data
 
+    # one copy of the figure for both forms (each of plotly's writers deep-copies a Figure it is given)
+    spec = fig.to_dict()
+    page = html_fragment(spec)  # before to_json, which drops the traces' uids from what it is given
     publish_display_data({
-        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig)) | {"config": {"displaylogo": False}},
-        "text/html": html_fragment(fig),
+        "application/vnd.plotly.v1+json": (json.loads(pio.to_json(spec, validate=False))
+                                           | {"config": {"displaylogo": False}}),
+        "text/html": page,
         "text/plain": f"<Figure: {fig.layout.title.text or 'chart'}>",
     })

@@ -880,6 +880,7 @@ class Catalogue:
     def __post_init__(self) -> None:
         validate(self.metrics, self.sources)
         self._by_id = {m.id: m for m in self.metrics}
+        self._dimensions: dict[str, tuple[str, ...]] = {}  # dimensions_of, worked out once per metric
 
     def get(self, metric_id: str) -> Metric:
         try:
@@ -900,6 +901,8 @@ class Catalogue:
 
     def dimensions_of(self, metric_id: str) -> tuple[str, ...]:
         """The dimensions a metric can be broken down by: its source's, or those all its parts share."""
+        if metric_id in self._dimensions:
+            return self._dimensions[metric_id]
         m = self.get(metric_id)
         if m.kind == "measure":
             allowed = self.sources[m.source].dimension_names()
@@ -908,4 +911,5 @@ class Catalogue:
                             if all(d in self.dimensions_of(p) for p in m.parts()))
         if m.dimensions is not None:
             allowed = tuple(d for d in allowed if d in m.dimensions)
+        self._dimensions[metric_id] = allowed
         return allowed

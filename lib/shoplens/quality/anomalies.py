@@ -51,9 +51,10 @@ class Anomaly:
 
 def detect_anomalies(series: pd.Series, *, window: int = DEFAULT_WINDOW, min_history: int = DEFAULT_MIN_HISTORY,
                      threshold: float = DEFAULT_THRESHOLD, zero_alarm: bool = True, floor: float = DEFAULT_FLOOR,
-                     min_scale: float = DEFAULT_MIN_SCALE) -> list[Anomaly]:
+                     min_scale: float = DEFAULT_MIN_SCALE, since: date | None = None) -> list[Anomaly]:
     """The days of a daily `series` (index: days; values: numbers, NaN where unknown) that fall far
-    outside their recent range, oldest first.
+    outside their recent range, oldest first; with `since`, only days from it on are judged (the days
+    before are still their history).
 
     For each day d with a value:
     - history: the values on the `window` calendar days before d, [d - window, d - 1]; d itself is never
@@ -80,7 +81,8 @@ def detect_anomalies(series: pd.Series, *, window: int = DEFAULT_WINDOW, min_his
     ordinals = np.fromiter((d.toordinal() for d in values.index), dtype=np.int64, count=len(values))
     numbers = values.to_numpy(dtype=float)
     flagged = []
-    for i, (day, value) in enumerate(zip(values.index, numbers)):
+    first = 0 if since is None else int(np.searchsorted(ordinals, since.toordinal()))
+    for i, (day, value) in enumerate(zip(values.index[first:], numbers[first:]), start=first):
         if math.isnan(value):
             continue
         history = numbers[np.searchsorted(ordinals, ordinals[i] - window):i]  # the index is sorted, unique

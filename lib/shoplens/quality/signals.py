@@ -243,8 +243,9 @@ def metric_anomalies(warehouse: Warehouse, *, period, shop: str | None = None, m
             known = _known_until(catalogue, metric_id, shop_id, cursors, zone)
             series = _prepared(group[metric_id], known)
             for a in detect_anomalies(series, window=rule.window, min_history=rule.min_history,
-                                      threshold=rule.threshold, zero_alarm=rule.zero_alarm, floor=rule.floor):
-                if start <= a.day <= end:
+                                      threshold=rule.threshold, zero_alarm=rule.zero_alarm, floor=rule.floor,
+                                      since=start):
+                if a.day <= end:
                     rows.append([shop_id, names.get(shop_id, shop_id), metric_id, a.day, a.kind,
                                  group[metric_id].loc[a.day], a.expected, a.deviation, a.change, rule.threshold,
                                  currency if catalogue.get(metric_id).unit == "money" else None])
