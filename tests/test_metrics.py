@@ -1,6 +1,7 @@
 """The metric catalogue and compiler on a small hand-built warehouse whose expected numbers are
 worked out by hand in the comments below (Shanghai is UTC+8, Bangkok UTC+7)."""
 
+import pickle
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -399,6 +400,21 @@ def test_results_carry_labels_and_definitions(wh):
     assert frame.attrs["labels"] == {"gmv": "成交金额 (GMV)", "roas": "广告支出回报率 (ROAS)"}
     assert frame.attrs["metrics"]["roas"].numerator == "ad_gmv"
     assert "GMV 口径" in frame.attrs["policies"].describe("zh")
+
+
+def test_a_results_attrs_are_shared_by_the_frames_pandas_derives_and_cannot_be_changed(wh):
+    """pandas deep-copies `attrs` after nearly every operation: a query's are shared values, so the
+    derived frames keep them equal without copying them, and a change is refused, not spread to them."""
+    frame = metrics.query(["gmv", "orders"], by=["day"], shop="th", period=("2026-11-09", "2026-11-10"),
+                          compare="previous", warehouse=wh)
+    derived = frame.sort_values("gmv").head(1)[["day", "gmv"]]
+    for key in ("metrics", "labels", "period", "comparison_period", "where", "policies", "spec", "sql"):
+        assert derived.attrs[key] is frame.attrs[key], key
+    assert frame.attrs["period"] == (date(2026, 11, 9), date(2026, 11, 10))
+    with pytest.raises(TypeError, match="not changed once made"):
+        derived.attrs["labels"]["gmv"] = "changed"
+    assert frame.attrs["labels"]["gmv"] == "GMV"
+    assert pickle.loads(pickle.dumps(derived)).attrs["labels"] == frame.attrs["labels"]
 
 
 @pytest.mark.parametrize("kwargs, message", [

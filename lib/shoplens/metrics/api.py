@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from shoplens.errors import MetricError
-from shoplens.metrics.catalogue import Catalogue, Policies
+from shoplens.metrics.catalogue import Catalogue, Policies, SharedMap, SharedTuple
 from shoplens.metrics.compiler import FX_ERROR_TAG, FX_MAX_AGE_DAYS, CompiledQuery, QuerySpec, compile_query
 from shoplens.warehouse import Warehouse, open_warehouse
 from shoplens.suggest import unknown
@@ -54,13 +54,15 @@ def query(metrics: Sequence[str], *, by: Sequence[str] = (), period=None, shop: 
     compiled = compile_query(spec, catalogue)
     with _reading(warehouse, spec.shops) as wh:
         frame = run_compiled(wh, compiled)
-    frame.attrs["metrics"] = {m: catalogue.get(m) for m in metrics}
-    frame.attrs["labels"] = {m: catalogue.get(m).label[lang] for m in metrics}
+    # shared values: pandas deep-copies `attrs` after nearly every operation on the frame
+    frame.attrs["metrics"] = SharedMap({m: catalogue.get(m) for m in metrics})
+    frame.attrs["labels"] = SharedMap({m: catalogue.get(m).label[lang] for m in metrics})
     frame.attrs["policies"] = spec.policies
-    frame.attrs["period"] = spec.period
+    frame.attrs["period"] = None if spec.period is None else SharedTuple(spec.period)
     frame.attrs["compare"] = compare
-    frame.attrs["comparison_period"] = compiled.comparison_period
-    frame.attrs["where"] = dict(spec.where)
+    frame.attrs["comparison_period"] = (None if compiled.comparison_period is None
+                                        else SharedTuple(compiled.comparison_period))
+    frame.attrs["where"] = SharedMap(spec.where)
     frame.attrs["sql"] = compiled
     frame.attrs["spec"] = spec
     return frame

@@ -62,6 +62,23 @@ class Shared:
         return self
 
 
+class SharedMap(dict, Shared):
+    """A dict not changed once made (a query frame's metrics, labels and filters in `attrs`): copies of
+    the frame share it rather than copy it. Changing it raises."""
+
+    def _frozen(self, *args, **kwargs):
+        raise TypeError("a query's attrs are not changed once made: copy it with dict(...) first")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _frozen
+
+    def __reduce__(self):  # pickled (a frame sent elsewhere) as what it holds, not item by item
+        return type(self), (dict(self),)
+
+
+class SharedTuple(tuple, Shared):
+    """A tuple of immutable values (a period's dates) that copies share: deep-copying dates is not free."""
+
+
 @dataclass(frozen=True)
 class Trace:
     """How `metrics explain` lists a source's rows: the record's id, the synced row holding its raw page
