@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from shoplens.errors import WarehouseError
-from shoplens.sync.mapping import ORDER_COLUMNS
+from shoplens.sync.mapping import ORDER_COLUMNS, SHOP_COLUMNS
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.schema import MIGRATIONS
 
@@ -74,3 +74,23 @@ def test_read_only_connections_cannot_write(tmp_path):
     Warehouse(path).close()
     with Warehouse(path, read_only=True) as reader, pytest.raises(duckdb.Error):
         reader.con.execute("DELETE FROM orders")
+
+
+def test_shop_ids_are_read_once_per_read_only_connection_and_each_time_by_a_writer(tmp_path):
+    """A report asks for the shop list before each of its queries: a read-only connection (whose file
+    nothing changes while it is open) reads it once; a writer sees each shop it adds."""
+    path = tmp_path / "w.duckdb"
+
+    def shop(shop_id):
+        return {"shop_id": shop_id, "name": shop_id, "region": "TH", "currency": "THB", "timezone": "Asia/Bangkok",
+                "source": "test"}
+
+    with Warehouse(path) as wh:
+        wh.upsert("shops", [shop("s2")], SHOP_COLUMNS)
+        assert wh.shop_ids() == ["s2"]
+        wh.upsert("shops", [shop("s1")], SHOP_COLUMNS)
+        assert wh.shop_ids() == ["s1", "s2"]
+    reader = Warehouse(path, read_only=True)
+    assert reader.shop_ids() == ["s1", "s2"]
+    reader.close()  # the list is the reader's own now: no query is needed for it
+    assert reader.shop_ids() == ["s1", "s2"]

@@ -89,7 +89,7 @@ def _reading(warehouse: Warehouse | None, shops: tuple[str, ...]) -> Iterator[Wa
             raise MetricError("the warehouse's order facts are older than its orders: run `shoplens sync` to "
                               "refresh them (or Warehouse.refresh_facts() after loading data yourself)")
         if shops:
-            known = [r[0] for r in wh.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
+            known = wh.shop_ids()
             missing = [s for s in shops if s not in known]
             if missing:
                 raise MetricError(unknown("shop id", missing, known, listed_by="shoplens shops",

@@ -121,7 +121,7 @@ class ReportContext:
             return cls(report_id, None, parse_period(period), lang, wh, shop)
         rows = wh.rows("SELECT shop_id, name, region, currency, timezone FROM shops WHERE shop_id = ?", [shop_id])
         if not rows:
-            known = [r[0] for r in wh.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
+            known = wh.shop_ids()
             raise ReportError(unknown("shop_id", shop_id, known, plural="synced shops",
                                       none_known="no shop is synced yet: run `shoplens sync`"), notebook=report_id)
         shop = dict(zip(("shop_id", "name", "region", "currency", "timezone"), rows[0]))

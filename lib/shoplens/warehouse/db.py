@@ -89,6 +89,7 @@ class Warehouse:
         self.con.execute("SET TimeZone = 'UTC'")
         self._page: RawPage | None = None
         self._facts_current: bool | None = None
+        self._shop_ids: list[str] | None = None
         if not read_only:
             self.migrate()
         elif missing := self.pending_migrations():
@@ -145,6 +146,14 @@ class Warehouse:
         'full', 'incremental' or 'current'. Writers that load through `upsert` (and `facts.mark`) may ask
         for incremental; rows written with SQL of one's own need the full rebuild."""
         return facts.refresh(self, incremental=incremental)
+
+    def shop_ids(self) -> list[str]:
+        """The synced shops' ids, sorted; read once per read-only connection (as `facts_are_current`)."""
+        if self.read_only and self._shop_ids is not None:
+            return self._shop_ids
+        ids = [row[0] for row in self.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
+        self._shop_ids = ids if self.read_only else None
+        return ids
 
     def facts_are_current(self) -> bool:
         """Whether the fact tables hold every order and line item (a cheap check, not a full diff). Asked

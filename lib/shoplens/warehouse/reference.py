@@ -128,7 +128,7 @@ def load_fx_rates(warehouse: Warehouse, text: str, name: str) -> tuple[int, int]
 
 def load_costs(warehouse: Warehouse, text: str, name: str) -> tuple[int, int]:
     records = parse_costs(text, name)
-    known = [r[0] for r in warehouse.rows("SELECT shop_id FROM shops ORDER BY shop_id")]
+    known = warehouse.shop_ids()
     missing = sorted({r["shop_id"] for r in records} - set(known))
     if missing:
         raise ConfigError(f"{name}: " + unknown("shop id", missing, known, listed_by="shoplens shops",
