@@ -46,6 +46,7 @@ from papermill.parameterize import parameterize_notebook
 from shoplens.aio import run_coroutine
 from shoplens.errors import ReportError
 from shoplens.reports.forkserver import KERNEL_ARGS
+from shoplens.warehouse.results import RESULTS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -125,13 +126,14 @@ class ForkServer:
     """The batch's fork server (`reports.forkserver`), started with the kernel environment: it has imported
     what reports use, and forks one kernel per report on request."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.env = env or {}  # added to the kernel environment
         self._process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        env = kernel_env(self.home) | SINGLE_THREADED
+        env = kernel_env(self.home) | self.env | SINGLE_THREADED
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-Xfrozen_modules=off", "-m", "shoplens.reports.forkserver", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, env=env, cwd=str(self.home))
@@ -239,16 +241,17 @@ class ForkProvisioner(LocalProvisioner):
         return self.connection_info
 
 
-def report_kernel_manager(socket_dir: str, home: Path, server: ForkServer | None = None) -> type[AsyncKernelManager]:
-    """A kernel manager class whose kernels get a secret-free environment and talk over IPC sockets
-    in `socket_dir` (no TCP port), forked by `server` when given. nbclient owns each instance, so it
-    closes channels and kernel."""
+def report_kernel_manager(socket_dir: str, home: Path, server: ForkServer | None = None,
+                          env: dict[str, str] | None = None) -> type[AsyncKernelManager]:
+    """A kernel manager class whose kernels get a secret-free environment (plus `env`) and talk over IPC
+    sockets in `socket_dir` (no TCP port), forked by `server` when given. nbclient owns each instance, so
+    it closes channels and kernel."""
 
     class ReportKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kwargs):
             self.transport = "ipc"
             self.ip = os.path.join(socket_dir, "kernel")
-            kwargs["env"] = kernel_env(home)
+            kwargs["env"] = kernel_env(home) | (env or {})
             kwargs.setdefault("cwd", str(home))
             kwargs.setdefault("extra_arguments", list(KERNEL_ARGS))
             if server is not None and self.provisioner is None:
@@ -279,11 +282,17 @@ class WarmKernels:
         self.size = max(1, min(size, total))
         self.total = total
         self._sockets = tempfile.mkdtemp(prefix="shoplens-kernels-")
+        # query results the batch's reports share (an English and a Chinese report ask the same queries;
+        # `shoplens.warehouse.results`); SHOPLENS_SHARE_RESULTS=0 has each report run every query itself
+        share = os.environ.get("SHOPLENS_SHARE_RESULTS", "1") != "0"
+        self._results = tempfile.mkdtemp(prefix="shoplens-results-") if share else None
+        self._env = {RESULTS_ENV: self._results} if self._results else {}
         self._ready: list[asyncio.Task] = []
         self._stopping: list[asyncio.Task] = []
         self._counter = 0
         # one report alone (a Dask worker's) starts one plain kernel: a fork server's imports would not pay off
-        self.server = ForkServer(home) if ((can_fork_kernels() and total > 1) if fork is None else fork) else None
+        self.server = ForkServer(home, self._env) if ((can_fork_kernels() and total > 1) if fork is None else fork) \
+            else None
 
     async def __aenter__(self) -> WarmKernels:
         if self.server is not None:
@@ -305,12 +314,14 @@ class WarmKernels:
         if self.server is not None:
             await self.server.close()
         shutil.rmtree(self._sockets, ignore_errors=True)
+        if self._results:
+            shutil.rmtree(self._results, ignore_errors=True)
 
     def _spawn(self) -> asyncio.Task:
         self._counter += 1
         sockets = os.path.join(self._sockets, str(self._counter))
         os.makedirs(sockets)
-        manager = report_kernel_manager(sockets, self.home, self.server)
+        manager = report_kernel_manager(sockets, self.home, self.server, self._env)
         return asyncio.ensure_future(self._start(manager(kernel_name="python3")))
 
     async def _start(self, km: AsyncKernelManager) -> tuple[AsyncKernelManager, AsyncKernelClient]:

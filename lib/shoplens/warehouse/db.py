@@ -18,6 +18,7 @@ import pandas as pd
 
 from shoplens.errors import WarehouseError
 from shoplens.warehouse import facts
+from shoplens.warehouse.results import Results
 from shoplens.warehouse.schema import MIGRATIONS, MONEY, TABLE_KEYS, TRACED_TABLES
 
 
@@ -66,6 +67,7 @@ class Warehouse:
     def __init__(self, target: str | Path | duckdb.DuckDBPyConnection = ":memory:", *,
                  read_only: bool = False) -> None:
         self.read_only = read_only
+        self._results: Results | None = None
         if isinstance(target, duckdb.DuckDBPyConnection):
             self.path = None
             self.con = target
@@ -78,7 +80,11 @@ class Warehouse:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             for attempt in range(5):
                 try:
-                    self.con = duckdb.connect(str(target), read_only=read_only)
+                    if read_only and self.path is not None:  # a report: may share results with its batch
+                        self.con, self._results = Results.around_open(
+                            self.path, lambda: duckdb.connect(str(target), read_only=True))
+                    else:
+                        self.con = duckdb.connect(str(target), read_only=read_only)
                     break
                 except duckdb.IOException as exc:
                     # a reader that resolved the published link just as a publish took the file it named
@@ -248,13 +254,17 @@ class Warehouse:
 
     # --- reading -----------------------------------------------------------------------------
     def rows(self, sql: str, params: Sequence | dict | None = None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
+        run = lambda: self.con.execute(sql, params or []).fetchall()  # noqa: E731
+        return run() if self._results is None else self._results.get_or_run("rows", sql, params, run)
 
     def frame(self, sql: str, params: Sequence | dict | None = None) -> pd.DataFrame:
         """A query's result as a DataFrame, DECIMAL values kept as `decimal.Decimal`."""
-        cursor = self.con.execute(sql, params or [])
-        columns = [d[0] for d in cursor.description]
-        return pd.DataFrame(cursor.fetchall(), columns=columns)
+        def run() -> pd.DataFrame:
+            cursor = self.con.execute(sql, params or [])
+            columns = [d[0] for d in cursor.description]
+            return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+        return run() if self._results is None else self._results.get_or_run("frame", sql, params, run)
 
     def count(self, table: str) -> int:
         return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
