@@ -2,6 +2,7 @@
 on Linux, or a new Python), a kernel that dies fails only its report, no secret is in a kernel's
 environment, and no kernel or fork server outlives the batch."""
 
+import gc
 import json
 import os
 from datetime import date
@@ -132,6 +133,18 @@ def test_report_kernels_leave_the_users_ipython_history_alone(notebooks, kernel_
     assert all(probe(o)["pid"] for o in result.outcomes)  # the notebooks ran, in kernels that read IPYTHONDIR
     assert ipython_dir.is_dir(), "the kernels did not use the IPYTHONDIR given"
     assert not list(ipython_dir.rglob("history.sqlite")), "a report kernel wrote IPython history"
+
+
+def test_a_batch_keeps_what_its_process_held_out_of_the_collector_and_gives_it_back(notebooks, tmp_path):
+    """While a batch runs, what its process already held is frozen out of the garbage collector's scans
+    (nbclient's messages start collections that walked all of it); afterwards the collector has it again."""
+    out = tmp_path / "reports"
+    before, during = gc.get_freeze_count(), []
+    result = run_batch([job("probe", 0, out)], home=tmp_path, reports_dir=out, workers=1,
+                       on_done=lambda outcome: during.append(gc.get_freeze_count()))
+    assert [o.status for o in result.outcomes] == ["ok"]
+    assert during and during[0] > before + 10_000  # at least the imports: pandas, nbclient, shoplens
+    assert gc.get_freeze_count() == before
 
 
 def test_fig_show_draws_in_a_forked_kernel_as_in_a_kernel_started_the_usual_way(notebooks, tmp_path, monkeypatch):
