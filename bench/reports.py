@@ -152,7 +152,8 @@ def main() -> None:
     update_section("reports", (
         f"`bench/reports.py`: the shop report for {args.shops} sandbox shops × 2 ISO weeks × English and Chinese "
         f"({result['reports']} reports), executed and rendered to HTML. shoplens runs them {workers} at a time, "
-        "one fresh kernel per report forked from the batch's fork server (imports done once), rendering "
+        "one fresh kernel per report forked from the batch's fork server (imports done once), the reports "
+        "sharing query results (a shop's Chinese report reads what its English one computed), rendering "
         "in-process. The naive way runs the `papermill` command then `jupyter nbconvert --to html` per report, "
         f"one after another, on {result['naive_reports']} of the same jobs, in the same run; each of those "
         "reports is checked to show the same charts and sections both ways."), [
