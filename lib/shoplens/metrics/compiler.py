@@ -233,8 +233,9 @@ def compile_record_lists(specs: list[QuerySpec], catalogue: Catalogue, *, limit:
     `compile_records`' order (their `record`, `shop`, `day`, the specs' other dimensions, `order_id` where
     a list is of line items, `currency` and `value`), each with what the whole list holds: `list_count`
     records, adding up to `list_total`, in currencies `list_currency_lo` to `_hi`. Each spec names one
-    measure (a single term), so a list's order is day, shop, record. The measures of one source over the same spec read its rows
-    from one CTE, as `compile_query` aggregates them: a fifth of the SQL to parse and plan, one scan."""
+    measure (a single term), so a list's order is day, shop, record. The measures of one source over the
+    same spec read its rows from one CTE, as `compile_query` aggregates them: a fifth of the SQL to parse
+    and plan, one scan."""
     groups: dict[tuple, list[Metric]] = {}
     for spec in specs:
         m = catalogue.get(spec.metrics[0]) if len(spec.metrics) == 1 else None

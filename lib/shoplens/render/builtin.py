@@ -19,6 +19,7 @@ from nbconvert.exporters.templateexporter import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbconvert.preprocessors import TagRemovePreprocessor
+from traitlets.config import Config
 
 from shoplens import __version__
 from shoplens.errors import RenderError
@@ -59,12 +60,13 @@ class ReportExporter(HTMLExporter):
 @lru_cache(maxsize=1)
 def _exporter() -> HTMLExporter:
     # Only the preprocessor a report needs (hidden cells out), and the notebook validated once after it.
-    # nbconvert's defaults add a dozen more (most disabled, the rest for code input we hide or CSS our
-    # template does not use) and validate the whole notebook after each: 13 validations, two thirds of
-    # a shop report's export time.
+    # nbconvert's defaults add a dozen more (most disabled, the rest for code input we hide) and validate
+    # the whole notebook after each: 13 validations, two thirds of a shop report's export time. The lab
+    # template's own (pygments CSS for `resources.inlining`, which our page does not include) is off.
     exporter = ReportExporter(template_name="builtin", extra_template_basedirs=[str(TEMPLATES_DIR)],
                               exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                              default_preprocessors=[], optimistic_validation=True)
+                              default_preprocessors=[], optimistic_validation=True,
+                              config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}))
     remover = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
     exporter.register_preprocessor(remover, enabled=True)
     return exporter
