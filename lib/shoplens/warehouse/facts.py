@@ -138,22 +138,32 @@ STOCK_DAILY = """
     INSERT INTO stock_daily
     WITH span AS (
         SELECT shop_id, min(date) AS first, max(date) AS last FROM inventory_snapshots GROUP BY shop_id
+    ), ranges AS (  -- the scope's days within the shop's snapshot span: the days computed, never the history
+        SELECT sc.shop_id, sc.sku_id, greatest(sc.lo, span.first) AS lo, least(sc.hi, span.last) AS hi
+        FROM {scope} sc JOIN span USING (shop_id) WHERE greatest(sc.lo, span.first) <= least(sc.hi, span.last)
     ), snapshots AS (
-        SELECT i.* FROM inventory_snapshots i SEMI JOIN (SELECT DISTINCT shop_id, sku_id FROM {scope}) sc
+        SELECT i.* FROM inventory_snapshots i SEMI JOIN (SELECT DISTINCT shop_id, sku_id FROM ranges) sc
           ON sc.shop_id = i.shop_id AND sc.sku_id = i.sku_id
     ), keys AS (
         SELECT DISTINCT i.shop_id, i.sku_id, i.warehouse_id, i.product_id FROM snapshots i
-    ), grid AS (
-        SELECT k.*, CAST(g.day AS DATE) AS date
-        FROM keys k JOIN span USING (shop_id),
-             LATERAL (SELECT unnest(range(CAST(span.first AS TIMESTAMP), CAST(span.last AS TIMESTAMP)
-                                          + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day) g
+    ), bounds AS (
+        SELECT shop_id, sku_id, min(lo) AS lo, max(hi) AS hi FROM ranges GROUP BY ALL
+    ), carried AS (  -- the snapshot each place's stock is carried from on its first day computed
+        SELECT i.shop_id, i.sku_id, i.warehouse_id, max(i.date) AS since
+        FROM snapshots i JOIN bounds b USING (shop_id, sku_id) WHERE i.date <= b.lo GROUP BY ALL
+    ), needed AS (  -- the ASOF join below sorts what it reads: the computed days' snapshots, not the history
+        SELECT i.* FROM snapshots i JOIN bounds b USING (shop_id, sku_id)
+        LEFT JOIN carried c USING (shop_id, sku_id, warehouse_id)
+        WHERE i.date <= b.hi AND (c.since IS NULL OR i.date >= c.since)
+    ), days AS (  -- ranges of one SKU may overlap
+        SELECT DISTINCT r.shop_id, r.sku_id, CAST(g.day AS DATE) AS date
+        FROM ranges r, LATERAL (SELECT unnest(range(CAST(r.lo AS TIMESTAMP), CAST(r.hi AS TIMESTAMP)
+                                                    + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day) g
     ), scoped AS (
-        SELECT g.* FROM grid g SEMI JOIN {scope} sc
-          ON sc.shop_id = g.shop_id AND sc.sku_id = g.sku_id AND g.date BETWEEN sc.lo AND sc.hi
+        SELECT k.*, d.date FROM keys k JOIN days d USING (shop_id, sku_id)
     ), stock AS (
         SELECT g.*, coalesce(i.available, 0) AS stock
-        FROM scoped g ASOF LEFT JOIN snapshots i
+        FROM scoped g ASOF LEFT JOIN needed i
           ON i.sku_id = g.sku_id AND i.warehouse_id = g.warehouse_id AND g.date >= i.date
     ), units AS (
         SELECT u.shop_id, u.sku_id, u.date, u.units FROM sku_units_daily u
