@@ -11,8 +11,9 @@ run (the same load, then every fact rebuilt and the whole file copied to publish
    last hour (new and returning buyers), 27 % status changes of orders from the last 14 days (paid, shipped,
    delivered, cancelled), 3 % late changes of older orders; their line items (some dropped: the API no
    longer sends them), returns, affiliate lines and fulfilment; the orders cursor moved; two shops' stock
-   snapshot and product status changes. Pages of 100 go through the real loaders, each archived and
-   loaded in its own transaction, as `shoplens sync` does. Then `refresh_facts(incremental=True)` and the
+   snapshot and product status changes. Pages of 100 go through the real loaders, each archived, and
+   loaded as `shoplens sync`'s writer loads them: the shops' pages that wait together share a transaction
+   (the k-th page of every shop, as when the 20 shops sync at once). Then `refresh_facts(incremental=True)` and the
    publish (the working copy's new log bytes appended to the idle replica's; `data/shoplens.duckdb` flips
    to it). Each part timed.
 3. Today's way on the same data: `refresh_facts()` (every fact rebuilt) and a whole-file copy + fsync.
@@ -28,6 +29,7 @@ Usage: .venv/bin/python bench/incremental.py [--orders 10000000] [--small 100000
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -47,6 +49,7 @@ from shoplens.sync import RESOURCES  # noqa: E402
 from shoplens.sync.archive import ARCHIVE_DIR, RawArchive  # noqa: E402
 from shoplens.sync.resources import ShopRef  # noqa: E402
 from shoplens.sync.state import Cursor, write_cursor  # noqa: E402
+from shoplens.sync.writer import PageJob, load_group  # noqa: E402
 from shoplens.warehouse import Warehouse  # noqa: E402
 from shoplens.warehouse.facts import DERIVED  # noqa: E402
 from shoplens.warehouse.publish import WorkingCopy, publish, working_path  # noqa: E402
@@ -262,26 +265,37 @@ def changes(wh: Warehouse, rng: random.Random, run: int, changed: int, now: int)
     return out
 
 
-def load(home: Path, wh: Warehouse, records: dict, run: int, now: int) -> int:
-    """Archive and load every page of 100 in its own transaction, as the sync does; then move the cursors."""
+def load(home: Path, wh: Warehouse, records: dict, run: int, now: int) -> tuple[int, int]:
+    """Archive and load every page of 100 as the sync's writer does (`shoplens.sync.writer`): each shop's
+    pages in order, resource after resource, the shops at once, so the k-th page of every shop waits together
+    and goes in as one group (one transaction); then move the cursors. Returns (pages, groups)."""
     archive = RawArchive(home / ARCHIVE_DIR)
-    run_id, seq = f"bench-{run}", 0
+    run_id, seq = f"bench-{run}", itertools.count(1)
     tz = dict(wh.rows("SELECT shop_id, timezone FROM shops"))
     cur = dict(wh.rows("SELECT shop_id, currency FROM shops"))
+    per_shop: dict[str, list[PageJob]] = {}
     for (shop_id, resource), rows in records.items():
         shop = ShopRef(shop_id, "", cur[shop_id], tz[shop_id])
         spec = RESOURCES[resource]
         for start in range(0, len(rows), 100):
             page = rows[start:start + 100]
-            seq += 1
-            archived = archive.append(shop_id=shop_id, resource=resource, run_id=run_id, seq=seq, params=None,
+
+            def archived(shop_id=shop_id, resource=resource, page=page, n=next(seq)):
+                return archive.append(shop_id=shop_id, resource=resource, run_id=run_id, seq=n, params=None,
                                       body=None, tag=str(now), data={"items": page}, window_end=None, final=True)
-            with wh.transaction(), wh.loading_page(archived):
-                spec.load(wh, shop, page, str(now))
+
+            per_shop.setdefault(shop_id, []).append(
+                PageJob(archived, lambda _, spec=spec, shop=shop, page=page: spec.load(wh, shop, page, str(now))))
+    groups = [[pages[k] for pages in per_shop.values() if k < len(pages)]
+              for k in range(max(map(len, per_shop.values()), default=0))]
+    for group in groups:
+        for ok, value in load_group(wh, group):
+            if not ok:
+                raise value
     with wh.transaction():
         for shop_id in cur:
             write_cursor(wh, shop_id, "orders", Cursor(str(now)), datetime.now(UTC))
-    return seq
+    return sum(map(len, groups)), len(groups)
 
 
 def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
@@ -290,7 +304,7 @@ def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
     now = wh.rows("SELECT end_s FROM bench_meta")[0][0] + run * 3600
     records = changes(wh, rng, run, changed, now)  # what the API answered: not timed
     started = time.perf_counter()
-    pages = load(home, wh, records, run, now)
+    pages, groups = load(home, wh, records, run, now)
     loaded = time.perf_counter()
     mode = wh.refresh_facts(incremental=True)
     derived = time.perf_counter()
@@ -300,7 +314,7 @@ def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
     done = time.perf_counter()
     return {"load_s": loaded - started, "derive_s": derived - loaded, "publish_s": done - derived,
             "total_s": done - started, "published_mb_written": (written_bytes() - before) / 2**20,
-            "publish_mode": published.mode, "refresh_mode": mode, "pages": pages,
+            "publish_mode": published.mode, "refresh_mode": mode, "pages": pages, "groups": groups,
             "orders": sum(len(v) for (_, res), v in records.items() if res == "orders")}
 
 
@@ -415,6 +429,7 @@ def main() -> None:
         "reader_open_s": round(big["reader_open_s"], 2), "reader_open_compacted_s": round(big["compacted_open_s"], 2),
         "log_mb_after_syncs": round(big["log_mb"], 1), "compact_s": round(big["compact_s"], 1),
         "reader_open_small_s": round(small["reader_open_s"], 2), "compact_small_s": round(small["compact_s"], 1),
+        "groups": big["runs"][-1].get("groups"),
         "runs": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in big["runs"]],
         "runs_small": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in small["runs"]],
         "facts_match_rebuild": big["facts_match"] and small["facts_match"],
@@ -439,7 +454,9 @@ def write_doc(r: dict) -> None:
         f"{r['changed_orders']:,} changed orders (70 % new, 27 % status changes of the last 14 days, 3 % late "
         "changes of older orders; with their line items, some dropped, returns, affiliate lines and fulfilment; "
         "the orders cursor moved; every SKU's stock and a few product statuses) through the real loaders, pages "
-        "of 100 each archived and loaded in its own transaction, on synthetic warehouses of "
+        "of 100 each archived, then loaded as the sync's writer loads them (the pages the shops bring at once share "
+        f"a transaction: {r['runs'][-1]['pages']} pages in {r.get('groups', r['runs'][-1]['pages'])} transactions), "
+        "on synthetic warehouses of "
         f"{r['orders']:,} orders ({r['warehouse_mb']} MB) and {r['small_orders']:,} ({r['warehouse_small_mb']} MB). "
         "Medians of the syncs that published by appending their log (the first after the initial whole copy "
         "has no idle replica yet, so it copies the file). "

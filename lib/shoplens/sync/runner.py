@@ -1,5 +1,6 @@
 """Sync: every authorized shop, concurrently, each within its rate limit; every page archived,
-then loaded in its own transaction; state saved with a window's last page; then published.
+then loaded (with the pages other shops bring meanwhile: `shoplens.sync.writer`); state saved with a
+window's last page, in its transaction; then published.
 
 Crash anywhere and a re-run converges: upserts are keyed, the state only moves with the page that
 completes its window, and the published warehouse changes only by an atomic rename at the end.
@@ -12,6 +13,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +29,7 @@ from shoplens.locks import sync_lock
 from shoplens.sync.mapping import SHOP_COLUMNS, rating_counts, shop_row
 from shoplens.sync.resources import RESOURCES, ResourceSpec, ShopRef, load_ads, product_days_tag, product_days_window
 from shoplens.sync.state import Cursor, read_cursor, write_cursor
+from shoplens.sync.writer import PageJob, PageWriter
 from shoplens.tiktok import AsyncApiClient, RateLimiter, StoredTokens, TokenSet, TokenSource, TokenStore, time_window
 from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
@@ -142,15 +145,22 @@ class _Run:
     clock_from_server: bool = False
     #: extra AsyncApiClient arguments (timeout, retry): a seam for tests and tuning
     client_options: dict = field(default_factory=dict)
-    _writing: asyncio.Lock | None = None
+    _writer: PageWriter | None = None
 
-    async def write(self, job: Callable[[], tuple[int, int]]) -> tuple[int, int]:
-        """Archive and load a page in a worker thread, one page at a time, so the event loop keeps other
-        shops' requests going while DuckDB works."""
-        if self._writing is None:
-            self._writing = asyncio.Lock()
-        async with self._writing:
-            return await asyncio.to_thread(job)
+    @property
+    def writer(self) -> PageWriter:
+        if self._writer is None:
+            self._writer = PageWriter(self.warehouse)
+        return self._writer
+
+    async def write(self, job: Callable[[], Any]) -> Any:
+        """Run a read or a write of its own (one transaction) in the writer's thread, one at a time."""
+        return await self.writer.run(job)
+
+    async def load_page(self, archive: Callable[[], RawPage], load: Callable[[RawPage], Any]) -> Any:
+        """Archive a page, then load it with the other shops' waiting pages in one transaction
+        (`shoplens.sync.writer`)."""
+        return await self.writer.page(PageJob(archive, load))
 
 
 def _time_requests(spec: ResourceSpec, cursor: Cursor | None, run: _Run) -> list[Request]:
@@ -354,18 +364,19 @@ async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, re
             items = [i for i in items if (request.since is None or int(i.get("update_time") or 0) >= request.since)
                      and int(i.get("update_time") or 0) < request.until]
 
-        def store(page=page, items=items, completes=completes, final=final, latest=latest,
-                  seq=next(run.seq)) -> tuple[int, int]:
-            archived = run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id,
-                                          seq=seq, params=request.params, body=request.body, tag=request.tag,
-                                          data=page.data, window_end=completes, final=final)
-            with run.warehouse.transaction(), run.warehouse.loading_page(archived):
-                counts = spec.load(run.warehouse, shop, items, request.tag)
-                if final and completes is not None:
-                    write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
+        def archive(page=page, completes=completes, final=final, seq=next(run.seq)) -> RawPage:
+            return run.archive.append(shop_id=shop.shop_id, resource=spec.name, run_id=run.summary.run_id,
+                                      seq=seq, params=request.params, body=request.body, tag=request.tag,
+                                      data=page.data, window_end=completes, final=final)
+
+        def load(archived: RawPage, items=items, completes=completes, final=final,
+                 latest=latest) -> tuple[int, int]:
+            counts = spec.load(run.warehouse, shop, items, request.tag)
+            if final and completes is not None:
+                write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
             return counts
 
-        inserted, updated = await run.write(store)
+        inserted, updated = await run.load_page(archive, load)
         result.pages += 1
         result.inserted += inserted
         result.updated += updated
@@ -402,19 +413,19 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
                 data = {"advertiser_id": advertiser_id, "rows": rows}
                 completes = None if run.options.backfill or last + timedelta(days=1) < end else end.isoformat()
 
-                def store(data=data, chunk=chunk, last=last, completes=completes, seq=next(run.seq)):
-                    archived = run.archive.append(
+                def archive(data=data, chunk=chunk, last=last, completes=completes, seq=next(run.seq)) -> RawPage:
+                    return run.archive.append(
                         shop_id=shop.shop_id, resource=AD_RESOURCE, run_id=run.summary.run_id, seq=seq,
                         params={"start_date": chunk.isoformat(), "end_date": last.isoformat()}, body=None, tag=None,
                         data=data, window_end=completes, final=True)
-                    with run.warehouse.transaction(), run.warehouse.loading_page(archived):
-                        counts = load_ads(run.warehouse, shop, data)
-                        if completes:
-                            write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes),
-                                         datetime.now(UTC))
+
+                def load(archived: RawPage, data=data, completes=completes) -> tuple[int, int]:
+                    counts = load_ads(run.warehouse, shop, data)
+                    if completes:
+                        write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes), datetime.now(UTC))
                     return counts
 
-                inserted, updated = await run.write(store)
+                inserted, updated = await run.load_page(archive, load)
                 result.pages += 1
                 result.inserted += inserted
                 result.updated += updated
