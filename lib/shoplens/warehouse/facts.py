@@ -497,11 +497,15 @@ def _dispatch(con, orders: list[str], moved: list[str]) -> None:
         return
     _temp(con, "_moved", "shop_id VARCHAR, old_as_of TIMESTAMPTZ, as_of TIMESTAMPTZ",
           [(s, *(to_time(v) for v in cursors[s])) for s in forward])
-    con.execute("""UPDATE dispatch_facts SET as_of = m.as_of,
+    _temp(con, "_scope", "order_id VARCHAR", [(o,) for o in scope])
+    # the waiting rows found first, then updated by rowid: a condition on every row (`NOT list_contains` of
+    # the scope) read the whole table, 0.36-0.47 s at 10M orders against 0.01 s
+    con.execute("""UPDATE dispatch_facts SET as_of = w.as_of,
                           late = coalesce(dispatch_facts.rts_time > dispatch_facts.rts_sla_time,
-                                          m.as_of > dispatch_facts.rts_sla_time, false)
-                   FROM _moved m WHERE m.shop_id = dispatch_facts.shop_id AND dispatch_facts.rts_time IS NULL
-                     AND NOT list_contains($ids, dispatch_facts.order_id)""", {"ids": scope})
+                                          w.as_of > dispatch_facts.rts_sla_time, false)
+                   FROM (SELECT d.rowid AS row_id, m.as_of FROM dispatch_facts d JOIN _moved m USING (shop_id)
+                         WHERE d.rts_time IS NULL AND d.order_id NOT IN (SELECT order_id FROM _scope)) w
+                   WHERE dispatch_facts.rowid = w.row_id""")
     # the backlog gains a day for each order still waiting when a shop-local day ended between the cursors
     zones = dict(con.execute("SELECT shop_id, timezone FROM shops").fetchall())
     crossed = [s for s in forward if s in zones and _local_day(cursors[s][0], zones[s]) != _local_day(cursors[s][1], zones[s])]
@@ -510,7 +514,7 @@ def _dispatch(con, orders: list[str], moved: list[str]) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE _waiting AS
                    SELECT d.*, m.old_as_of FROM dispatch_facts d JOIN _moved m USING (shop_id)
                    WHERE d.rts_time IS NULL AND list_contains($crossed, d.shop_id)
-                     AND NOT list_contains($ids, d.order_id)""", {"ids": scope, "crossed": crossed})
+                     AND d.order_id NOT IN (SELECT order_id FROM _scope)""", {"crossed": crossed})
     # no orders for the backlog's second part (cancelled before they shipped): dispatch_facts never holds those
     con.execute(BACKLOG_DAILY.replace("WHERE paid_time <= day_end",
                                       "WHERE day_end > (SELECT old_as_of FROM _waiting w WHERE w.order_id = "
