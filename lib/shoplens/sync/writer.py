@@ -102,8 +102,13 @@ class PageWriter:
                 group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
                 try:
                     outcomes = await asyncio.to_thread(load_group, self.warehouse, [job for job, _ in group])
-                except BaseException as exc:  # the thread itself failed: every page of the group
+                except Exception as exc:  # noqa: BLE001 - a rollback that failed: every page of the group
                     outcomes = [(False, exc)] * len(group)
+                except BaseException:  # cancelled: so are the pages that wait on it
+                    for _, future in group + self._waiting:
+                        future.cancel()
+                    self._waiting = []
+                    raise
                 self.groups.append(len(group))
             for (_, future), (ok, value) in zip(group, outcomes, strict=True):
                 if future.done():  # its task was cancelled
