@@ -292,6 +292,38 @@ def test_days_across_the_us_dst_change(wh, policies, expected):
     assert {r.day: r.gmv for r in frame.itertuples()} == expected
 
 
+def test_a_fixed_offset_zone_days_instants_as_the_zone_lookup_does_to_the_microsecond():
+    """The compiler reads a zone with one offset over the period by integer arithmetic on the instant's
+    microseconds; the same orders by the zone's own rules (the shop's zone) land on the same days, even a
+    fraction of a second before midnight (a DOUBLE of epoch seconds cast to an integer rounded it over)."""
+    wh = Warehouse()
+    shop = {"shop_id": "sh", "name": "sh shop", "region": "SG", "seller_type": "LOCAL", "code": "sh",
+            "currency": "SGD", "timezone": "Asia/Shanghai", "source": "test"}
+    # Shanghai is UTC+8: 15:59:59 UTC is 23:59:59 local, 16:00:00 UTC the next day's midnight
+    created = {"late": ts("2026-11-09 15:59:59"), "midnight": ts("2026-11-09 16:00:00"),
+               "noon": ts("2026-11-09 04:00:00")}
+    orders = [{"order_id": oid, "shop_id": "sh", "status": "COMPLETED", "create_time": at, "update_time": at,
+               "paid_time": at, "buyer_id": f"b-{oid}", "currency": "SGD", "sub_total": price, "shipping_fee": "0",
+               "seller_discount": "0", "platform_discount": "0", "tax": "0", "total_amount": price, "source": "test"}
+              for (oid, at), price in zip(created.items(), ("1.00", "2.00", "4.00"), strict=True)]
+    with wh.transaction():
+        wh.upsert("shops", [shop], SHOP_COLUMNS)
+        wh.upsert("orders", orders, ORDER_COLUMNS)
+        # 23:59:59.6 local: still Nov 9
+        wh.con.execute("UPDATE orders SET create_time = create_time + INTERVAL 600 MILLISECOND, "
+                       "paid_time = paid_time + INTERVAL 600 MILLISECOND WHERE order_id = 'late'")
+    wh.refresh_facts()
+    period = ("2026-11-09", "2026-11-10")
+    fixed = metrics.query(["gmv", "orders"], by=["day"], period=period, policies=Policies(timezone="Asia/Shanghai"),
+                          warehouse=wh)
+    zone = metrics.query(["gmv", "orders"], by=["day"], period=period, policies=Policies(timezone="shop"),
+                         warehouse=wh)
+    expected = {date(2026, 11, 9): (D("5.00"), 2), date(2026, 11, 10): (D("2.00"), 1)}
+    assert {r.day: (r.gmv, r.orders) for r in fixed.itertuples()} == expected
+    assert {r.day: (r.gmv, r.orders) for r in zone.itertuples()} == expected
+    assert "timezone(" not in fixed.attrs["sql"].sql and "timezone(" in zone.attrs["sql"].sql  # both paths ran
+
+
 def test_money_is_never_added_across_currencies(wh):
     frame = metrics.query(["gmv"], period=("2026-11-09", "2026-11-10"), warehouse=wh)
     assert {r.currency: r.gmv for r in frame.itertuples()} == {"GBP": D("12.34"), "THB": D("170.00"), "USD": D("0.00")}
