@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from shoplens.aio import run_coroutine
 from shoplens.errors import SyncError
 from shoplens.sync import RESOURCES
 from shoplens.sync.archive import RawArchive
@@ -57,7 +58,8 @@ def test_pages_that_wait_together_load_in_one_transaction(tmp_path):
     pages = {f"S{n}": [order(f"O{n}-{k}", f"S{n}") for k in range(3)] for n in range(6)}
     archived: list[str] = []
     writer = PageWriter(wh)
-    results = asyncio.run(submit_together(writer, jobs_for(wh, RawArchive(tmp_path / "raw"), pages, archived)))
+    jobs = jobs_for(wh, RawArchive(tmp_path / "raw"), pages, archived)
+    results = run_coroutine(lambda: submit_together(writer, jobs))
     assert writer.groups == [6]  # the six shops' pages waited together: one group, one commit
     assert results == {shop_id: (3, 0) for shop_id in pages}  # each page's own counts: 3 inserted
     assert sorted(archived) == sorted(pages)
@@ -74,7 +76,7 @@ def test_a_bad_page_fails_alone_and_leaves_nothing_while_its_group_loads(tmp_pat
     archived: list[str] = []
     writer = PageWriter(wh)
     jobs = jobs_for(wh, RawArchive(tmp_path / "raw"), pages, archived, fail={"S2"})
-    results = asyncio.run(submit_together(writer, jobs))
+    results = run_coroutine(lambda: submit_together(writer, jobs))
     assert isinstance(results["S2"], SyncError) and "S2" in str(results["S2"])
     assert {k: v for k, v in results.items() if k != "S2"} == {"S0": (2, 0), "S1": (2, 0), "S3": (2, 0)}
     # the group was rolled back and its pages loaded one by one: the bad one's rows and page are not there
@@ -89,5 +91,5 @@ def test_a_page_alone_keeps_its_error(tmp_path):
     archived: list[str] = []
     jobs = jobs_for(wh, RawArchive(tmp_path / "raw"), {"S9": [order("O9", "S9")]}, archived, fail={"S9"})
     with pytest.raises(SyncError, match="S9"):
-        asyncio.run(PageWriter(wh).page(jobs["S9"]))
+        run_coroutine(lambda: PageWriter(wh).page(jobs["S9"]))
     assert wh.count("orders") == 0 and wh.count("raw_pages") == 0
