@@ -77,7 +77,7 @@ class PageWriter:
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
-        #: the size of each group written, in order (for tests and the bench)
+        #: the size of each group written, in order (the tests read it; the bench calls `load_group` itself)
         self.groups: list[int] = []
         self._lock = asyncio.Lock()
         self._waiting: list[tuple[PageJob, asyncio.Future]] = []
