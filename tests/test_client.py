@@ -2,7 +2,11 @@
 client-side rate limiter, and the asyncio client running shops concurrently."""
 
 import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 
 import pytest
 
@@ -24,6 +28,81 @@ def test_an_expired_token_is_refreshed_once_and_the_call_succeeds(server, tokens
         with ApiClient(server.url, gate.app_key, gate.app_secret, source, clock=gate.wall) as later:
             assert later.get_authorized_shops()
             assert later.requests == 2  # one 105002, one success after the refresh
+    assert store.all()[0].access_token == source.current() != tokens.access_token
+
+
+class _Pausing(httpx.HTTPTransport):
+    """A real HTTP transport that signals each answer's status, and can hold an answer back."""
+
+    def __init__(self, hold: threading.Event | None = None) -> None:
+        super().__init__()
+        self.answered: list[int] = []
+        self.arrived = threading.Event()
+        self.hold = hold
+
+    def handle_request(self, request):
+        response = super().handle_request(request)
+        self.answered.append(response.status_code)
+        self.arrived.set()
+        if self.hold is not None:
+            assert self.hold.wait(30)
+        return response
+
+
+class _Noting(httpx.AsyncHTTPTransport):
+    """The asyncio client's real transport, signalling each answer's status."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered: list[int] = []
+        self.arrived = threading.Event()
+
+    async def handle_async_request(self, request):
+        response = await super().handle_async_request(request)
+        self.answered.append(response.status_code)
+        self.arrived.set()
+        return response
+
+
+def _shops_with(kind: str, server, source, transport):
+    """The shops call, made by the threaded client or by the asyncio one; (requests sent, shops)."""
+    gate, path = server.sandbox.gate, "/authorization/202309/shops"
+    if kind == "threads":
+        with ApiClient(server.url, gate.app_key, gate.app_secret, source, transport=transport) as client:
+            shops = client.request("GET", path)
+            return client.requests, shops
+
+    async def call():
+        async with AsyncApiClient(server.url, gate.app_key, gate.app_secret, source, transport=transport) as client:
+            shops = await client.request("GET", path)
+            return client.requests, shops
+    return run_coroutine(call)
+
+
+@pytest.mark.parametrize("kind", ["threads", "asyncio"])
+def test_a_request_refused_while_another_refreshes_the_token_is_sent_again_with_the_new_one(server, tokens,
+                                                                                          tmp_path, kind):
+    # A refresh retires the old access token at the server before the new pair reaches the client, so a
+    # request sent with the old token in that gap is answered 36009004 (invalid), not 105002 (expired).
+    gate = server.sandbox.gate
+    store = TokenStore(tmp_path / "tokens.json")
+    store.save(tokens)
+    release = threading.Event()
+    refreshing = _Pausing(hold=release)
+    source = StoredTokens(store, tokens, auth_url=server.url, app_key=gate.app_key, app_secret=gate.app_secret,
+                          transport=refreshing)
+    other = threading.Thread(target=source.refresh, kwargs={"stale": tokens.access_token})
+    other.start()
+    assert refreshing.arrived.wait(30)  # the server has retired the old token; the new one is held back
+    calls = _Pausing() if kind == "threads" else _Noting()
+    with ThreadPoolExecutor(1) as pool:
+        made = pool.submit(_shops_with, kind, server, source, calls)
+        assert calls.arrived.wait(30) and calls.answered == [401]  # refused, and now waiting for the refresh
+        release.set()
+        requests, shops = made.result(30)
+    other.join(30)
+    assert shops["shops"] and calls.answered == [401, 200] and requests == 2
+    assert len(refreshing.answered) == 1  # one refresh: the refused request reused it
     assert store.all()[0].access_token == source.current() != tokens.access_token
 
 

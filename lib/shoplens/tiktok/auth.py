@@ -132,6 +132,10 @@ class StoredTokens:
     def current(self) -> str:
         return self.tokens.access_token
 
+    def settled(self) -> str:
+        with self._lock:  # a refresh holds it from its call until the new pair is in place
+            return self.tokens.access_token
+
     def refresh(self, stale: str | None = None) -> str:
         """A fresh access token; if another caller already refreshed past `stale`, reuse theirs."""
         with self._lock:

@@ -59,6 +59,10 @@ class TokenSource(Protocol):
 
     def current(self) -> str: ...
 
+    def settled(self) -> str:
+        """The current token once no refresh is in flight (waits for one that is)."""
+        ...
+
     def refresh(self, stale: str | None = None) -> str: ...
 
 
@@ -72,6 +76,8 @@ class StaticToken:
 
     def current(self) -> str:
         return self._token
+
+    settled = current
 
     def refresh(self, stale: str | None = None) -> str:
         raise errors.AuthExpired("the access token has expired and this client cannot refresh it: "
@@ -121,15 +127,19 @@ class _Requests:
 
     def _on_failure(self, exc: errors.ApiError, attempt: int, refreshed: bool,
                     sent: str | None = None) -> tuple[str, float]:
-        """("refresh", 0), ("retry", delay) or ("raise", 0) for a failed attempt. `sent` is the access
-        token the attempt carried: when a concurrent request has refreshed it meanwhile, the old token
-        is expired or already invalid (a refresh retires it), and the attempt is simply sent again."""
+        """("refresh", 0), ("recheck", 0), ("retry", delay) or ("raise", 0) for a failed attempt.
+
+        `sent` is the access token the attempt carried. A concurrent request may have refreshed it
+        meanwhile, and a refresh retires the old token at once: it then answers 36009004 (invalid), not
+        105002, even before the new pair has reached this client. So an invalid token is "recheck"ed:
+        the caller waits for any refresh in flight and sends the attempt again if the token changed.
+        An expired one is refreshed (`refresh(stale=sent)` reuses a newer token without a new call)."""
         can_refresh = self._tokens is not None and getattr(self._tokens, "refreshable", True)
-        if (can_refresh and not refreshed and sent is not None and sent != self._tokens.current()
-                and isinstance(exc, (errors.AuthExpired, errors.InvalidCredentials))):
-            return "refresh", 0.0  # refresh(stale=sent) returns the newer token without a new refresh
-        if isinstance(exc, errors.AuthExpired) and not refreshed and can_refresh:
-            return "refresh", 0.0
+        if can_refresh and not refreshed and sent is not None:
+            if isinstance(exc, errors.AuthExpired):
+                return "refresh", 0.0
+            if isinstance(exc, errors.InvalidCredentials):
+                return "recheck", 0.0
         if isinstance(exc, errors.TransientApiError) and attempt + 1 < self._retry.max_attempts:
             self.retries += 1
             return "retry", self._retry.delay(attempt + 1, getattr(exc, "retry_after", None))
@@ -188,10 +198,13 @@ class ApiClient(_Requests):
                 return data
             except errors.ApiError as exc:
                 action, delay = self._on_failure(exc, attempt, refreshed, sent)
+                if action == "recheck":
+                    action = "raise" if self._tokens.settled() == sent else "again"
                 if action == "raise":
                     raise
                 if action == "refresh":
                     self._tokens.refresh(stale=sent)
+                if action in ("refresh", "again"):
                     refreshed = True
                     continue
                 attempt += 1
@@ -268,10 +281,13 @@ class AsyncApiClient(_Requests):
                 return data
             except errors.ApiError as exc:
                 action, delay = self._on_failure(exc, attempt, refreshed, sent)
+                if action == "recheck":
+                    action = "raise" if await asyncio.to_thread(self._tokens.settled) == sent else "again"
                 if action == "raise":
                     raise
                 if action == "refresh":
                     await asyncio.to_thread(self._tokens.refresh, stale=sent)
+                if action in ("refresh", "again"):
                     refreshed = True
                     continue
                 attempt += 1
