@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from shoplens.config import warehouse_path
+from shoplens.i18n import TEXT
 from shoplens.reports.batch import plan_shop_reports, run_batch
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.results import RESULTS_ENV
@@ -101,8 +102,9 @@ def figures(path: Path) -> list:
     """A rendered report's content without what changes from run to run (chart ids, the render time)."""
     nb = nbformat.read(path, as_version=4)
     outputs = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    generated = "|".join(re.escape(label) for label in TEXT["generated"].values())  # in every language
     ids = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
-                     r"Generated</dt><dd>[^<]*")
+                     rf"(?:{generated})</dt><dd>[^<]*")
     return [{k: ids.sub("ID", v) if isinstance(v, str) else v for k, v in data.items()} for data in outputs]
 
 
