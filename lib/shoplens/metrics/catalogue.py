@@ -91,6 +91,27 @@ class Trace:
     join: str | None = None
 
 
+@dataclass(frozen=True)
+class Rollup:
+    """A source's rows summed per shop, currency, 15-minute UTC bucket (`t.bucket`: epoch seconds // 900)
+    and filter values, kept by the facts refresh (warehouse schema migration 24). Every zone's offset is a
+    multiple of 15 minutes, so a bucket lies in one local day of any zone. The compiler reads it instead of
+    the source when every measure of a query on the source can be summed from it (`compiler._rollup_usable`).
+
+    `sums` and `counts`: a source column -> the rollup's SQL for its sum and for its count of values (one
+    per GMV price for a priced column); `filters`: a source filter -> the same condition on the rollup;
+    `sequences`: a column counted distinct by sequence -> (whether the row has a value, the buckets since
+    the entity's previous row, capped at 192: the previous row's day is exact within two days, and
+    "earlier" beyond, so it serves day groups only); `rows`: the number of source rows in a rollup row."""
+
+    relation: str
+    sums: Mapping[str, str | Mapping[str, str]]
+    counts: Mapping[str, str]
+    filters: Mapping[str, str]
+    sequences: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    rows: str = "t.n"
+
+
 #: why a row a filter rejects does not count, as `metrics explain --excluded` says it
 EXCLUDED_BECAUSE = {"paid": "not paid", "not_cancelled": "cancelled", "cancelled": "not cancelled",
                     "affiliate": "no affiliate creator", "first_paid_order": "not the buyer's first paid order",
@@ -124,6 +145,7 @@ class Source:
     #: counting distinct values without a hash set: see compiler._distinct_by_sequence
     sequences: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     trace: Trace | None = None
+    rollup: Rollup | None = None
 
     def dimension_names(self) -> tuple[str, ...]:
         return (*COMMON_DIMENSIONS, *self.dimensions)
@@ -289,7 +311,13 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
            currency="t.currency", sequences={"buyer_key": ("t.prev_counted_time", ("paid", "not_cancelled"))},
            trace=Trace("t.order_id", {"order_id": "t.order_id", "status": "r.status", "buyer_id": "r.buyer_id",
                                       "sub_total": "r.sub_total", "platform_discount": "r.platform_discount"},
-                       "r", "LEFT JOIN orders r ON r.order_id = t.order_id")),
+                       "r", "LEFT JOIN orders r ON r.order_id = t.order_id"),
+           rollup=Rollup("order_rollup t", sums={"row": "t.n", "product_value": {"seller": "t.value_seller",
+                                                                                  "buyer": "t.value_buyer"}},
+                         counts={"row": "t.n"},
+                         filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled", "cancelled": "t.cancelled",
+                                  "affiliate": "t.affiliate", "first_paid_order": "t.first_paid"},
+                         sequences={"buyer_key": ("t.has_buyer", "t.buyer_gap")})),
     Source("line_items", "line_item_facts t", "t.create_time", "instant",
            "Order line items (one per unit), placed in the period by their order's create time; from "
            "line_item_facts, which carries the order's flags and the SKU's unit cost.",
@@ -301,7 +329,12 @@ SOURCES: dict[str, Source] = {s.id: s for s in (
            trace=Trace("t.line_item_id", {"order_id": "t.order_id", "status": "r.display_status",
                                           "product_id": "t.product_id", "sku_id": "t.sku_id",
                                           "sale_price": "r.sale_price", "platform_discount": "r.platform_discount"},
-                       "r", "LEFT JOIN order_line_items r ON r.line_item_id = t.line_item_id")),
+                       "r", "LEFT JOIN order_line_items r ON r.line_item_id = t.line_item_id"),
+           rollup=Rollup("line_item_rollup t",
+                         sums={"row": "t.n", "unit_cost": "t.unit_cost",
+                               "product_value": {"seller": "t.value_seller", "buyer": "t.value_buyer"}},
+                         counts={"row": "t.n", "unit_cost": "t.costed"},
+                         filters={"paid": "t.paid", "not_cancelled": "NOT t.cancelled"})),
     Source("refunds", "refunds t", "t.create_time", "instant",
            "Completed returns and refunds, dated by the buyer's request (or by their order, per policy). Rows "
            "synced before shoplens kept refund_subtotal count their refund_total until they are synced again.",

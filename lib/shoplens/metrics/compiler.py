@@ -481,8 +481,7 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
     need) for record listings."""
     policies = spec.policies
     dims = [k for k in keys if k != "currency"]
-    time = source.order_time if (source.order_time and policies.refunds_by == "order_date"
-                                 and any("refunds_by" in m.policies for m in measures)) else source.time
+    time = _time_of(source, measures, policies)
     inner = {"_shop": "t.shop_id", "_cur": source.currency}
     if "region" in dims:
         inner["_region"] = "s.region"
@@ -539,10 +538,85 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
     return _SourceRows(relation, outer_where, dims, [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, filters, firsts)
 
 
+def _time_of(source: Source, measures: list[Metric], policies: Policies) -> str:
+    """What places the source's rows in time for these measures (the order's time for refunds by order date)."""
+    return source.order_time if (source.order_time and policies.refunds_by == "order_date"
+                                 and any("refunds_by" in m.policies for m in measures)) else source.time
+
+
+def _rollup_usable(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec) -> bool:
+    """Whether every measure can be summed from the source's rollup for these keys: sums and counts of
+    what it keeps, filtered on what it keeps, by shop, region, currency and time; distinct buyers by day."""
+    rollup, policies = source.rollup, spec.policies
+    if rollup is None or source.time_kind != "instant" or _time_of(source, measures, policies) != source.time:
+        return False
+    dims = [k for k in keys if k != "currency"]
+    if not set(dims) <= {"shop", "region", *TIME_DIMENSIONS} or any(dim != "region" for dim, _ in spec.where):
+        return False
+    if any(o % 900 for o in _offsets(policies.timezone, spec.period)):
+        return False  # a zone off the quarter hour (none is today): buckets would straddle its days
+    for m in measures:
+        filters = (*m.filters, *policy_filters(m, policies))
+        sequence = source.sequences.get(m.expr)
+        if not set(filters) <= set(rollup.filters):
+            return False
+        if m.agg == "count_distinct":
+            if not (m.expr in rollup.sequences and sequence and set(filters) == set(sequence[1]) and "day" in dims):
+                return False
+        elif not ((m.agg == "sum" and m.expr in rollup.sums) or (m.agg == "count" and m.expr in rollup.counts)):
+            return False
+    return True
+
+
+def _rollup_rows(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec, suffix: str,
+                 period: tuple[date, date] | None) -> _SourceRows:
+    """The inner relation of `_source_rows`, read from the source's rollup (`_rollup_usable` holds)."""
+    rollup, policies = source.rollup, spec.policies
+    dims = [k for k in keys if k != "currency"]
+    inner = {"_shop": "t.shop_id", "_cur": "t.currency", "_day": _bucket_day("t.bucket", policies, period),
+             "_n": rollup.rows}
+    if "region" in dims:
+        inner["_region"] = "s.region"
+    aggs: dict[str, tuple[str, str]] = {}
+    for m in measures:
+        filter_names = (*m.filters, *policy_filters(m, policies))
+        conds = [f"_f_{f}" for f in filter_names]
+        inner |= {f"_f_{f}": rollup.filters[f] for f in filter_names}
+        if m.agg == "sum":
+            sql = rollup.sums[m.expr]
+            inner[f"_s_{m.expr}"] = sql if isinstance(sql, str) else sql[policies.gmv_price]
+            agg = f"sum(_s_{m.expr})"
+        else:
+            if m.agg == "count_distinct":  # by sequence: the rows whose previous one is on another day
+                has, gap = rollup.sequences[m.expr]
+                inner[f"_h_{m.expr}"] = has
+                inner["_prev_day"] = _bucket_day(f"(t.bucket - {gap})", policies, period)
+                conds += [f"_h_{m.expr}", _first_in_group(["day"], suffix, period is not None)]
+                counted = "_n"
+            else:
+                inner[f"_k_{m.expr}"] = rollup.counts[m.expr]
+                counted = f"_k_{m.expr}"
+            agg = f"sum({counted})"
+        filtered = agg + (f" FILTER (WHERE {' AND '.join(conds)})" if conds else "")
+        aggs[m.id] = (filtered if m.agg == "sum" else f"CAST(coalesce({filtered}, 0) AS BIGINT)", m.unit)
+    where = ["(len($shops) = 0 OR list_contains($shops, t.shop_id))"]
+    where += ["list_contains($w_region, CAST(s.region AS VARCHAR))" for dim, _ in spec.where]
+    if period is not None:
+        where.append(f"t.bucket >= epoch_us(CAST($start{suffix} AS TIMESTAMPTZ) - INTERVAL 1 DAY) // 900000000 "
+                     f"AND t.bucket < epoch_us(CAST($end{suffix} AS TIMESTAMPTZ) + INTERVAL 2 DAY) // 900000000")
+    joins = ["JOIN shops s ON s.shop_id = t.shop_id"] if re.search(r"\bs\.", " ".join([*inner.values(), *where])) else []
+    select_inner = ", ".join(f"{sql} AS {alias}" for alias, sql in inner.items())
+    relation = f"    SELECT {select_inner}\n    FROM {' '.join([rollup.relation, *joins])}\n    WHERE {' AND '.join(where)}"
+    outer_where = f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if period is not None else ""
+    return _SourceRows(relation, outer_where, dims, [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, {}, {})
+
+
 def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec, suffix: str,
                  period: tuple[date, date] | None, name: str) -> list[tuple[str, str]]:
-    """One source's measures aggregated by `keys` (converted to the reporting currency when one is set)."""
-    rows = _source_rows(source, measures, keys, spec, suffix, period)
+    """One source's measures aggregated by `keys` (converted to the reporting currency when one is set),
+    from the source's rollup when it serves them all."""
+    rows = (_rollup_rows if _rollup_usable(source, measures, keys, spec) else _source_rows)(
+        source, measures, keys, spec, suffix, period)
     dims, dim_sql, aggs = rows.dims, rows.dim_sql, rows.aggs
 
     def aggregate(cols: list[str], group: list[str]) -> str:
@@ -582,6 +656,15 @@ def _local_day(time: str, policies: Policies, period: tuple[date, date] | None) 
     return f"CAST(timezone({zone}, {time}) AS DATE)"
 
 
+def _bucket_day(bucket: str, policies: Policies, period: tuple[date, date] | None) -> str:
+    """SQL for the local day of a 15-minute UTC bucket (epoch seconds // 900) in the reporting time zone."""
+    offset = _fixed_offset(policies.timezone, period)
+    if offset is not None:
+        return f"DATE '1970-01-01' + CAST(({bucket} * 900 + {offset}) // 86400 AS INTEGER)"
+    zone = "s.timezone" if policies.timezone == "shop" else "$tz"
+    return f"CAST(timezone({zone}, to_timestamp({bucket} * 900)) AS DATE)"
+
+
 def _first_in_group(time_dims: list[str], suffix: str, has_period: bool) -> str:
     """Whether a row is its entity's first in the result group, from the day of the entity's previous row.
 
@@ -601,21 +684,26 @@ def _first_in_group(time_dims: list[str], suffix: str, has_period: bool) -> str:
     return f"(_prev_day IS NULL OR NOT ({same}))"
 
 
-@functools.lru_cache(maxsize=256)
 def _fixed_offset(tz: str, period: tuple[date, date] | None) -> int | None:
     """The zone's UTC offset in seconds if it is the same all through the period (with a margin), else None."""
+    offsets = _offsets(tz, period)
+    return offsets[0] if len(offsets) == 1 else None
+
+
+@functools.lru_cache(maxsize=256)
+def _offsets(tz: str, period: tuple[date, date] | None) -> tuple[int, ...]:
+    """The zone's UTC offsets in seconds through the period (with a margin), hour by hour; () for the
+    shops' own zones or no period."""
     if tz == "shop" or period is None:
-        return None
+        return ()
     zone = ZoneInfo(tz)
     moment = datetime.combine(period[0] - timedelta(days=2), datetime.min.time(), UTC)
     end = datetime.combine(period[1] + timedelta(days=3), datetime.min.time(), UTC)
     offsets = set()
     while moment <= end:
-        offsets.add(moment.astimezone(zone).utcoffset())
-        if len(offsets) > 1:
-            return None
+        offsets.add(int(moment.astimezone(zone).utcoffset().total_seconds()))
         moment += timedelta(hours=1)
-    return int(offsets.pop().total_seconds())
+    return tuple(sorted(offsets))
 
 
 def _dim_sql(dim: str) -> str:

@@ -162,14 +162,18 @@ class Warehouse:
         return ids
 
     def facts_are_current(self) -> bool:
-        """Whether the fact tables hold every order and line item (a cheap check, not a full diff). Asked
-        once per read-only connection: nothing changes what it reads (a published replica is never
-        written while open, and a lock keeps writers off a file read-only connections hold)."""
+        """Whether the fact tables hold every order and line item, and the rollups every fact (a cheap
+        check, not a full diff). Asked once per read-only connection: nothing changes what it reads (a
+        published replica is never written while open, and a lock keeps writers off a file read-only
+        connections hold)."""
         if self.read_only and self._facts_current is not None:
             return self._facts_current
         current = self.con.execute(
             "SELECT (SELECT count(*) FROM orders) = (SELECT count(*) FROM order_facts) AND "
-            "(SELECT count(*) FROM order_line_items) = (SELECT count(*) FROM line_item_facts)").fetchone()[0]
+            "(SELECT count(*) FROM order_line_items) = (SELECT count(*) FROM line_item_facts) AND "
+            "(SELECT count(*) FROM order_facts) = (SELECT coalesce(sum(n), 0) FROM order_rollup) AND "
+            "(SELECT count(*) FROM line_item_facts) = (SELECT coalesce(sum(n), 0) FROM line_item_rollup)"
+        ).fetchone()[0]
         self._facts_current = current if self.read_only else None
         return current
 

@@ -9,6 +9,8 @@ then recomputes only what those keys reach, in one transaction, and empties `fac
   from `buyer_keys`, a stable mapping (a new buyer gets the next number) instead of a global dense_rank,
   whose numbers would all move with every new buyer;
 - line_item_facts: the line items of the changed orders, and of SKUs whose unit cost changed;
+- order_rollup and line_item_rollup: the (shop, 15-minute bucket)s of every order and line-item fact
+  removed, written or updated, summed again from the facts;
 - dispatch_facts and backlog_daily: the changed orders, and the orders still awaiting shipment in a shop
   whose orders cursor (`as_of`) moved;
 - stock_daily: the (shop, SKU, day range)s that a changed snapshot, a changed line item's units (the 14
@@ -90,6 +92,20 @@ LINE_ITEM_FACTS_ROWS = """
     ORDER BY li.shop_id, o.create_time
 """
 LINE_ITEM_FACTS = f"INSERT INTO line_item_facts {LINE_ITEM_FACTS_ROWS}"
+#: a fact's 15-minute UTC bucket (schema migration 24): within one local day of every zone
+BUCKET = "epoch_us({t}) // 900000000"
+_CREATED, _PREVIOUS = BUCKET.format(t="create_time"), BUCKET.format(t="prev_counted_time")
+ORDER_ROLLUP_ROWS = f"""
+    SELECT shop_id, currency, {_CREATED}, paid, cancelled, affiliate, first_paid,
+           buyer_key IS NOT NULL, least({_CREATED} - {_PREVIOUS}, 192),
+           count(*), sum(sub_total + platform_discount), sum(sub_total)
+    FROM {{of}} GROUP BY ALL
+"""
+LINE_ITEM_ROLLUP_ROWS = f"""
+    SELECT shop_id, currency, {_CREATED}, paid, cancelled,
+           count(*), sum(sale_price + platform_discount), sum(sale_price), sum(unit_cost), count(unit_cost)
+    FROM {{lif}} GROUP BY ALL
+"""
 #: `as_of` (when the shop's orders were last synced) only for an order not shipped yet: a shipped order's
 #: rows do not depend on it, so they stay as they are when the cursor moves
 DISPATCH_FACTS_ROWS = """
@@ -289,7 +305,7 @@ def _initialised(con) -> bool:
 
 
 #: what a full rebuild recomputes, in the order it does so (each may read the ones before it)
-DERIVED = ("order_facts", "line_item_facts", "dispatch_facts", "backlog_daily", "sku_units_daily", "stock_daily",
+DERIVED = ("order_facts", "line_item_facts", "order_rollup", "line_item_rollup", "dispatch_facts", "backlog_daily", "sku_units_daily", "stock_daily",
            "listing_daily")
 
 
@@ -299,6 +315,8 @@ def _full(con) -> None:
     con.execute(ORDER_FACTS.format(o="orders", aff="affiliate_order_items", win=f"({WINDOWS.format(o='orders')})",
                                    bk="buyer_keys"))
     con.execute(LINE_ITEM_FACTS.format(li="order_line_items", of="order_facts"))
+    con.execute(f"INSERT INTO order_rollup {ORDER_ROLLUP_ROWS.format(of='order_facts')}")
+    con.execute(f"INSERT INTO line_item_rollup {LINE_ITEM_ROLLUP_ROWS.format(lif='line_item_facts')}")
     con.execute(DISPATCH_FACTS.format(o="orders", f="order_fulfilment"))
     con.execute(BACKLOG_DAILY.format(df="dispatch_facts", o="orders", f="order_fulfilment"))
     con.execute(f"INSERT INTO sku_units_daily {SKU_UNITS.format(li='line_item_facts')} ORDER BY shop_id, date")
@@ -392,9 +410,10 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     # buyers before (from the facts, deleted here) and now (from the orders): both sequences change
     buyers = {r[0] for r in con.execute(
         "SELECT shop_id || chr(31) || buyer_id FROM _o WHERE buyer_id IS NOT NULL").fetchall()}
-    old_keys = sorted({r[0] for r in con.execute(
-        "DELETE FROM order_facts WHERE list_contains(?, order_id) RETURNING buyer_key", params).fetchall()
-        if r[0] is not None})
+    replaced = con.execute(f"DELETE FROM order_facts WHERE list_contains(?, order_id) "
+                           f"RETURNING buyer_key, shop_id, {BUCKET.format(t='create_time')}", params).fetchall()
+    old_keys = sorted({r[0] for r in replaced if r[0] is not None})
+    buckets = {(shop, bucket) for _, shop, bucket in replaced}
     if old_keys:
         buyers |= {r[0] for r in con.execute("SELECT buyer FROM buyer_keys WHERE list_contains(?, buyer_key)",
                                              [old_keys]).fetchall()}
@@ -421,10 +440,13 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
         old = {r[0]: (r[1], r[2]) for r in con.execute(
             "SELECT order_id, first_paid, prev_counted_time FROM order_facts WHERE list_contains(?, order_id)",
             [ids]).fetchall()}
-        for order_id, first, prev in others:
-            if old.get(order_id) != (first, prev):
-                con.execute("UPDATE order_facts SET first_paid = ?, prev_counted_time = ? WHERE order_id = ?",
-                            [first, prev, order_id])
+        updated = [(first, prev, order_id) for order_id, first, prev in others if old.get(order_id) != (first, prev)]
+        for row in updated:
+            con.execute("UPDATE order_facts SET first_paid = ?, prev_counted_time = ? WHERE order_id = ?", row)
+        buckets |= set(con.execute(f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _buyer_orders "
+                                   "WHERE list_contains(?, order_id)", [[r[2] for r in updated]]).fetchall())
+    buckets |= set(con.execute(f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _of").fetchall())
+    _rollup(con, "order_rollup", ORDER_ROLLUP_ROWS, "order_facts", buckets)
     # line items of the changed orders: the ones there before, and the ones written now
     removed = con.execute("DELETE FROM line_item_facts WHERE list_contains(?, order_id) RETURNING shop_id, sku_id, "
                           "product_id, create_time, paid, cancelled", params).fetchall()
@@ -433,10 +455,28 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     lines = "(SELECT * FROM order_line_items WHERE list_contains($orders, order_id))"
     _rows_of(con, "_lif", "line_item_facts", LINE_ITEM_FACTS_ROWS.format(li=lines, of="_of"), {"orders": orders})
     _units(con)
+    _rollup(con, "line_item_rollup", LINE_ITEM_ROLLUP_ROWS, "line_item_facts", set(con.execute(
+        f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _lif_removed UNION "
+        f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _lif").fetchall()))
     day = "CAST(timezone(s.timezone, li.create_time) AS DATE)"
     return con.execute(f"SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM _lif_removed li JOIN shops s USING "
                        f"(shop_id) UNION ALL SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM _lif li "
                        "JOIN shops s USING (shop_id)").fetchall()
+
+
+def _rollup(con, table: str, rows_sql: str, facts: str, buckets: set[tuple[str, int]]) -> None:
+    """Sum the rows of `facts` in the (shop, bucket)s `buckets` into `table` again (`rows_sql` as the
+    full rebuild sums them, over those rows)."""
+    if not buckets:
+        return
+    _temp(con, "_buckets", "shop_id VARCHAR, bucket BIGINT", sorted(buckets))
+    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _buckets b "
+                "WHERE b.shop_id = t.shop_id AND b.bucket = t.bucket)")
+    lo, hi = min(b for _, b in buckets), max(b for _, b in buckets)
+    rows = (f"(SELECT f.* FROM {facts} f SEMI JOIN _buckets b ON b.shop_id = f.shop_id "
+            f"AND b.bucket = {BUCKET.format(t='f.create_time')} WHERE f.create_time >= to_timestamp({lo * 900}) "
+            f"AND f.create_time < to_timestamp({(hi + 1) * 900}))")  # the coarse window skips row groups
+    con.execute(f"INSERT INTO {table} {rows_sql.format(of=rows, lif=rows)}")
 
 
 def _rows_of(con, name: str, table: str, rows_sql: str, params=None) -> None:

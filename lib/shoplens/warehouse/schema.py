@@ -999,3 +999,41 @@ MIGRATIONS.append((23, "units sold per SKU and shop-local day, for the stock fac
     WHERE li.paid AND NOT li.cancelled AND li.sku_id IS NOT NULL
     GROUP BY ALL ORDER BY shop_id, date;
 """))
+
+#: Rollups (#18): the order and line-item facts summed per shop, currency, 15-minute UTC bucket
+#: (`bucket` = epoch seconds // 900) and the values of what the metrics filter on, kept by the facts refresh
+#: (`facts.ORDER_ROLLUP_ROWS`, `facts.LINE_ITEM_ROLLUP_ROWS`). Every zone's offset is a multiple of 15
+#: minutes, so a bucket lies in one local day of any zone, and the compiler reads these instead of the
+#: facts when a query's measures allow (docs/metrics.md). `buyer_gap`: buckets since the buyer's previous
+#: counted order, capped at 192 (two days; no local day is longer): whether it lies on the same local day.
+#: `n` adds up to the facts' row count, which `Warehouse.facts_are_current` checks. The first refresh after
+#: it fills them ('full').
+MIGRATIONS.append((24, "order and line-item rollups per shop, currency and 15-minute bucket", """
+    CREATE TABLE order_rollup (
+        shop_id       VARCHAR NOT NULL,
+        currency      VARCHAR NOT NULL,
+        bucket        BIGINT NOT NULL,
+        paid          BOOLEAN NOT NULL,
+        cancelled     BOOLEAN NOT NULL,
+        affiliate     BOOLEAN NOT NULL,
+        first_paid    BOOLEAN NOT NULL,
+        has_buyer     BOOLEAN NOT NULL,
+        buyer_gap     BIGINT,
+        n             BIGINT NOT NULL,
+        value_seller  DECIMAL(38, 4),
+        value_buyer   DECIMAL(38, 4) NOT NULL
+    );
+    CREATE TABLE line_item_rollup (
+        shop_id       VARCHAR NOT NULL,
+        currency      VARCHAR NOT NULL,
+        bucket        BIGINT NOT NULL,
+        paid          BOOLEAN NOT NULL,
+        cancelled     BOOLEAN NOT NULL,
+        n             BIGINT NOT NULL,
+        value_seller  DECIMAL(38, 4),
+        value_buyer   DECIMAL(38, 4) NOT NULL,
+        unit_cost     DECIMAL(38, 4),
+        costed        BIGINT NOT NULL
+    );
+    INSERT INTO fact_changes VALUES ('full', '');
+"""))
