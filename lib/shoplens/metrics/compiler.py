@@ -604,9 +604,10 @@ def _rollup_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
     if period is not None:
         where.append(f"t.bucket >= epoch_us(CAST($start{suffix} AS TIMESTAMPTZ) - INTERVAL 1 DAY) // 900000000 "
                      f"AND t.bucket < epoch_us(CAST($end{suffix} AS TIMESTAMPTZ) + INTERVAL 2 DAY) // 900000000")
-    joins = ["JOIN shops s ON s.shop_id = t.shop_id"] if re.search(r"\bs\.", " ".join([*inner.values(), *where])) else []
-    select_inner = ", ".join(f"{sql} AS {alias}" for alias, sql in inner.items())
-    relation = f"    SELECT {select_inner}\n    FROM {' '.join([rollup.relation, *joins])}\n    WHERE {' AND '.join(where)}"
+    shops = re.search(r"\bs\.", " ".join([*inner.values(), *where]))  # the shop's region or zone
+    relation = (f"    SELECT {', '.join(f'{sql} AS {alias}' for alias, sql in inner.items())}\n"
+                f"    FROM {rollup.relation}{' JOIN shops s ON s.shop_id = t.shop_id' if shops else ''}\n"
+                f"    WHERE {' AND '.join(where)}")
     outer_where = f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if period is not None else ""
     return _SourceRows(relation, outer_where, dims, [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, {}, {})
 
