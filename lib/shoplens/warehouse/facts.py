@@ -305,8 +305,8 @@ def _initialised(con) -> bool:
 
 
 #: what a full rebuild recomputes, in the order it does so (each may read the ones before it)
-DERIVED = ("order_facts", "line_item_facts", "order_rollup", "line_item_rollup", "dispatch_facts", "backlog_daily", "sku_units_daily", "stock_daily",
-           "listing_daily")
+DERIVED = ("order_facts", "line_item_facts", "order_rollup", "line_item_rollup", "dispatch_facts", "backlog_daily",
+           "sku_units_daily", "stock_daily", "listing_daily")
 
 
 def _full(con) -> None:
@@ -411,7 +411,7 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     buyers = {r[0] for r in con.execute(
         "SELECT shop_id || chr(31) || buyer_id FROM _o WHERE buyer_id IS NOT NULL").fetchall()}
     replaced = con.execute(f"DELETE FROM order_facts WHERE list_contains(?, order_id) "
-                           f"RETURNING buyer_key, shop_id, {BUCKET.format(t='create_time')}", params).fetchall()
+                           f"RETURNING buyer_key, shop_id, {_CREATED}", params).fetchall()
     old_keys = sorted({r[0] for r in replaced if r[0] is not None})
     buckets = {(shop, bucket) for _, shop, bucket in replaced}
     if old_keys:
@@ -443,9 +443,9 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
         updated = [(first, prev, order_id) for order_id, first, prev in others if old.get(order_id) != (first, prev)]
         for row in updated:
             con.execute("UPDATE order_facts SET first_paid = ?, prev_counted_time = ? WHERE order_id = ?", row)
-        buckets |= set(con.execute(f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _buyer_orders "
+        buckets |= set(con.execute(f"SELECT shop_id, {_CREATED} FROM _buyer_orders "
                                    "WHERE list_contains(?, order_id)", [[r[2] for r in updated]]).fetchall())
-    buckets |= set(con.execute(f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _of").fetchall())
+    buckets |= set(con.execute(f"SELECT shop_id, {_CREATED} FROM _of").fetchall())
     _rollup(con, "order_rollup", ORDER_ROLLUP_ROWS, "order_facts", buckets)
     # line items of the changed orders: the ones there before, and the ones written now
     removed = con.execute("DELETE FROM line_item_facts WHERE list_contains(?, order_id) RETURNING shop_id, sku_id, "
@@ -456,8 +456,8 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     _rows_of(con, "_lif", "line_item_facts", LINE_ITEM_FACTS_ROWS.format(li=lines, of="_of"), {"orders": orders})
     _units(con)
     _rollup(con, "line_item_rollup", LINE_ITEM_ROLLUP_ROWS, "line_item_facts", set(con.execute(
-        f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _lif_removed UNION "
-        f"SELECT shop_id, {BUCKET.format(t='create_time')} FROM _lif").fetchall()))
+        f"SELECT shop_id, {_CREATED} FROM _lif_removed UNION "
+        f"SELECT shop_id, {_CREATED} FROM _lif").fetchall()))
     day = "CAST(timezone(s.timezone, li.create_time) AS DATE)"
     return con.execute(f"SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM _lif_removed li JOIN shops s USING "
                        f"(shop_id) UNION ALL SELECT li.shop_id, li.sku_id, li.product_id, {day} FROM _lif li "
