@@ -86,8 +86,9 @@ def _reading(warehouse: Warehouse | None, shops: tuple[str, ...]) -> Iterator[Wa
     wh = open_warehouse() if owned else warehouse
     try:
         if not wh.facts_are_current():
-            raise MetricError("the warehouse's order facts are older than its orders: run `shoplens sync` to "
-                              "refresh them (or Warehouse.refresh_facts() after loading data yourself)")
+            raise MetricError("the warehouse's order facts (or their rollups) are older than its orders: run "
+                              "`shoplens sync` to refresh them (or Warehouse.refresh_facts() after loading data "
+                              "yourself)")
         if shops:
             known = wh.shop_ids()
             missing = [s for s in shops if s not in known]

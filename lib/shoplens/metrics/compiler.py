@@ -501,9 +501,8 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
         conds = [f"_f_{filter_name}" for filter_name in filter_names]
         filters[m.id] = filter_names
         agg = _AGG[m.agg].format(e=f"_c_{m.expr}")
-        sequence = source.sequences.get(m.expr)
-        if (m.agg == "count_distinct" and sequence and set(filter_names) == set(sequence[1])
-                and set(dims) <= {"shop", "region", *TIME_DIMENSIONS}):
+        sequence = _distinct_by_sequence(source, m, filter_names, dims)
+        if sequence:
             inner["_prev_day"] = _local_day(sequence[0], policies, period)
             firsts[m.id] = [f"_c_{m.expr} IS NOT NULL", _first_in_group([d for d in dims if d in TIME_DIMENSIONS],
                                                                          suffix, has_period)]
@@ -512,7 +511,7 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
         aggs[m.id] = (agg + (f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""), m.unit)
     inner |= extra or {}
 
-    where = ["(len($shops) = 0 OR list_contains($shops, t.shop_id))"]
+    where = [_SHOPS]
     for dim, _ in spec.where:
         where.append(f"list_contains($w_{dim}, CAST({'s.region' if dim == 'region' else source.dimensions[dim]} AS VARCHAR))")
     if has_period:
@@ -521,14 +520,8 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
         else:  # a coarse UTC window any zone's local days fall in, so DuckDB can skip row groups
             where.append(f"{time} >= CAST($start{suffix} AS TIMESTAMPTZ) - INTERVAL 1 DAY "
                          f"AND {time} < CAST($end{suffix} AS TIMESTAMPTZ) + INTERVAL 2 DAY")
-    fragments = " ".join([*inner.values(), time, *where])
-    joins = [sql for alias, sql in JOINS.items() if re.search(rf"\b{alias}\.", fragments)]
-    if re.search(r"\bs\.", fragments):  # the shop's region, zone or currency
-        joins.insert(0, "JOIN shops s ON s.shop_id = t.shop_id")
-    select_inner = ", ".join(f"{sql} AS {alias}" for alias, sql in inner.items())
-    relation = (f"    SELECT {select_inner}\n    FROM {' '.join([source.relation, *joins, *extra_joins])}"
-                f"\n    WHERE {' AND '.join(where)}")
-    outer_where = f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if has_period else ""
+    relation = _select(source.relation, inner, where, time, extra_joins)
+    outer_where = _in_period(suffix, period)
     if source.time_kind == "snapshot":  # a state, not a flow: read on the last day of each time group
         time_dims = [d for d in dims if d in TIME_DIMENSIONS]
         table = source.relation.split()[0]
@@ -536,6 +529,39 @@ def _source_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
                 else f"$end{suffix}" if has_period else f"(SELECT max({time.replace('t.', '')}) FROM {table})")
         outer_where = (outer_where + " AND " if outer_where else "\n  WHERE ") + f"_day = {last}"
     return _SourceRows(relation, outer_where, dims, [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, filters, firsts)
+
+
+#: a query's shops (all when none is named)
+_SHOPS = "(len($shops) = 0 OR list_contains($shops, t.shop_id))"
+
+
+def _select(relation: str, inner: dict[str, str], where: list[str], time: str = "",
+            extra_joins: tuple[str, ...] = ()) -> str:
+    """`SELECT <inner> FROM <relation> <the joins its SQL names> WHERE <where>`: the catalogue's joins by
+    alias, and `shops s` for a shop's region, zone or currency."""
+    fragments = " ".join([*inner.values(), time, *where])
+    joins = [sql for alias, sql in JOINS.items() if re.search(rf"\b{alias}\.", fragments)]
+    if re.search(r"\bs\.", fragments):
+        joins.insert(0, "JOIN shops s ON s.shop_id = t.shop_id")
+    select_inner = ", ".join(f"{sql} AS {alias}" for alias, sql in inner.items())
+    return (f"    SELECT {select_inner}\n    FROM {' '.join([relation, *joins, *extra_joins])}"
+            f"\n    WHERE {' AND '.join(where)}")
+
+
+def _in_period(suffix: str, period: tuple[date, date] | None) -> str:
+    """The outer WHERE keeping the inner rows' local days in the period."""
+    return f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if period is not None else ""
+
+
+def _distinct_by_sequence(source: Source, m: Metric, filter_names: tuple[str, ...],
+                          dims: list[str]) -> tuple | None:
+    """The source's sequence for `m` when it counts distinct values by sequence (its filters are the
+    sequence's and the groups are stretches of one shop's time), else None: see `_first_in_group`."""
+    sequence = source.sequences.get(m.expr)
+    if (m.agg == "count_distinct" and sequence and set(filter_names) == set(sequence[1])
+            and set(dims) <= {"shop", "region", *TIME_DIMENSIONS}):
+        return sequence
+    return None
 
 
 def _time_of(source: Source, measures: list[Metric], policies: Policies) -> str:
@@ -557,11 +583,10 @@ def _rollup_usable(source: Source, measures: list[Metric], keys: list[str], spec
         return False  # a zone off the quarter hour (none is today): buckets would straddle its days
     for m in measures:
         filters = (*m.filters, *policy_filters(m, policies))
-        sequence = source.sequences.get(m.expr)
         if not set(filters) <= set(rollup.filters):
             return False
         if m.agg == "count_distinct":
-            if not (m.expr in rollup.sequences and sequence and set(filters) == set(sequence[1]) and "day" in dims):
+            if not ("day" in dims and m.expr in rollup.sequences and _distinct_by_sequence(source, m, filters, dims)):
                 return False
         elif not ((m.agg == "sum" and m.expr in rollup.sums) or (m.agg == "count" and m.expr in rollup.counts)):
             return False
@@ -599,17 +624,12 @@ def _rollup_rows(source: Source, measures: list[Metric], keys: list[str], spec: 
             agg = f"sum({counted})"
         filtered = agg + (f" FILTER (WHERE {' AND '.join(conds)})" if conds else "")
         aggs[m.id] = (filtered if m.agg == "sum" else f"CAST(coalesce({filtered}, 0) AS BIGINT)", m.unit)
-    where = ["(len($shops) = 0 OR list_contains($shops, t.shop_id))"]
-    where += ["list_contains($w_region, CAST(s.region AS VARCHAR))" for dim, _ in spec.where]
+    where = [_SHOPS, *("list_contains($w_region, CAST(s.region AS VARCHAR))" for _ in spec.where)]
     if period is not None:
         where.append(f"t.bucket >= epoch_us(CAST($start{suffix} AS TIMESTAMPTZ) - INTERVAL 1 DAY) // 900000000 "
                      f"AND t.bucket < epoch_us(CAST($end{suffix} AS TIMESTAMPTZ) + INTERVAL 2 DAY) // 900000000")
-    shops = re.search(r"\bs\.", " ".join([*inner.values(), *where]))  # the shop's region or zone
-    relation = (f"    SELECT {', '.join(f'{sql} AS {alias}' for alias, sql in inner.items())}\n"
-                f"    FROM {rollup.relation}{' JOIN shops s ON s.shop_id = t.shop_id' if shops else ''}\n"
-                f"    WHERE {' AND '.join(where)}")
-    outer_where = f"\n  WHERE _day BETWEEN $start{suffix} AND $end{suffix}" if period is not None else ""
-    return _SourceRows(relation, outer_where, dims, [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, {}, {})
+    return _SourceRows(_select(rollup.relation, inner, where), _in_period(suffix, period), dims,
+                       [f"{_dim_sql(d)} AS {d}" for d in dims], aggs, {}, {})
 
 
 def _source_ctes(source: Source, measures: list[Metric], keys: list[str], spec: QuerySpec, suffix: str,

@@ -99,12 +99,12 @@ ORDER_ROLLUP_ROWS = f"""
     SELECT shop_id, currency, {_CREATED}, paid, cancelled, affiliate, first_paid,
            buyer_key IS NOT NULL, least({_CREATED} - {_PREVIOUS}, 192),
            count(*), sum(sub_total + platform_discount), sum(sub_total)
-    FROM {{of}} GROUP BY ALL
+    FROM {{facts}} GROUP BY ALL
 """
 LINE_ITEM_ROLLUP_ROWS = f"""
     SELECT shop_id, currency, {_CREATED}, paid, cancelled,
            count(*), sum(sale_price + platform_discount), sum(sale_price), sum(unit_cost), count(unit_cost)
-    FROM {{lif}} GROUP BY ALL
+    FROM {{facts}} GROUP BY ALL
 """
 #: `as_of` (when the shop's orders were last synced) only for an order not shipped yet: a shipped order's
 #: rows do not depend on it, so they stay as they are when the cursor moves
@@ -315,8 +315,8 @@ def _full(con) -> None:
     con.execute(ORDER_FACTS.format(o="orders", aff="affiliate_order_items", win=f"({WINDOWS.format(o='orders')})",
                                    bk="buyer_keys"))
     con.execute(LINE_ITEM_FACTS.format(li="order_line_items", of="order_facts"))
-    con.execute(f"INSERT INTO order_rollup {ORDER_ROLLUP_ROWS.format(of='order_facts')}")
-    con.execute(f"INSERT INTO line_item_rollup {LINE_ITEM_ROLLUP_ROWS.format(lif='line_item_facts')}")
+    con.execute(f"INSERT INTO order_rollup {ORDER_ROLLUP_ROWS.format(facts='order_facts')}")
+    con.execute(f"INSERT INTO line_item_rollup {LINE_ITEM_ROLLUP_ROWS.format(facts='line_item_facts')}")
     con.execute(DISPATCH_FACTS.format(o="orders", f="order_fulfilment"))
     con.execute(BACKLOG_DAILY.format(df="dispatch_facts", o="orders", f="order_fulfilment"))
     con.execute(f"INSERT INTO sku_units_daily {SKU_UNITS.format(li='line_item_facts')} ORDER BY shop_id, date")
@@ -476,7 +476,7 @@ def _rollup(con, table: str, rows_sql: str, facts: str, buckets: set[tuple[str, 
     rows = (f"(SELECT f.* FROM {facts} f SEMI JOIN _buckets b ON b.shop_id = f.shop_id "
             f"AND b.bucket = {BUCKET.format(t='f.create_time')} WHERE f.create_time >= to_timestamp({lo * 900}) "
             f"AND f.create_time < to_timestamp({(hi + 1) * 900}))")  # the coarse window skips row groups
-    con.execute(f"INSERT INTO {table} {rows_sql.format(of=rows, lif=rows)}")
+    con.execute(f"INSERT INTO {table} {rows_sql.format(facts=rows)}")
 
 
 def _rows_of(con, name: str, table: str, rows_sql: str, params=None) -> None:
