@@ -284,8 +284,9 @@ def load(home: Path, wh: Warehouse, records: dict, run: int, now: int) -> tuple[
                 return archive.append(shop_id=shop_id, resource=resource, run_id=run_id, seq=n, params=None,
                                       body=None, tag=str(now), data={"items": page}, window_end=None, final=True)
 
-            per_shop.setdefault(shop_id, []).append(
-                PageJob(archived, lambda _, spec=spec, shop=shop, page=page: spec.load(wh, shop, page, str(now))))
+            together = None if spec.load_pages is None else (spec.load_pages, (shop, page, str(now)))
+            per_shop.setdefault(shop_id, []).append(PageJob(
+                archived, lambda _, spec=spec, shop=shop, page=page: spec.load(wh, shop, page, str(now)), together))
     groups = [[pages[k] for pages in per_shop.values() if k < len(pages)]
               for k in range(max(map(len, per_shop.values()), default=0))]
     for group in groups:

@@ -59,7 +59,7 @@ class Business:
     # --- what a sync page brings ------------------------------------------------------------------------
     def step(self, wh: Warehouse) -> str:
         kind = self.rng.choice(["new", "new", "change", "change", "drop_item", "returns", "affiliate", "cursor",
-                                "stock", "products", "costs", "late"])
+                                "stock", "products", "costs", "late", "buyer"])
         self.now += self.rng.randrange(600, 12 * 3600)
         with wh.transaction():
             getattr(self, f"_{kind}")(wh)
@@ -95,6 +95,15 @@ class Business:
                 order.update(status="IN_TRANSIT", rts_time=self.now)
             elif order["status"] == "IN_TRANSIT":
                 order.update(status="COMPLETED", delivery_time=self.now)
+            changed.append(self._touch(order))
+        self._load_orders(wh, changed)
+
+    def _buyer(self, wh: Warehouse) -> None:
+        """An order's buyer as the API now tells it: another buyer, a guest order attributed, or a buyer dropped
+        (both buyers' sequences change)."""
+        changed = []
+        for order in self._pick(self.rng.randrange(1, 3), recent=False):
+            order["user_id"] = self.rng.choice([None, *(f"u{n}" for n in range(12))])
             changed.append(self._touch(order))
         self._load_orders(wh, changed)
 

@@ -46,6 +46,9 @@ class ResourceSpec:
     lookback: timedelta
     #: (warehouse, shop, items, tag) -> (inserted, updated); runs inside the page's transaction
     load: Callable[[Warehouse, ShopRef, list[dict], str | None], tuple[int, int]]
+    #: several pages at once, (warehouse, [(page, shop, items, tag), ...]) -> (inserted, updated) per page:
+    #: the resources a sync brings many pages of, loaded by the writer one statement per table per group
+    load_pages: Callable[[Warehouse, list[tuple]], list[tuple[int, int]]] | None = None
     #: for "created" windows, the body field filtered on
     window_field: str = "update_time"
     #: the API's end filter is inclusive (`_le`) rather than exclusive (`_lt`)
@@ -74,13 +77,32 @@ def _drop_stale_children(wh: Warehouse, table: str, parent_key: str, parent_ids:
             facts.mark(wh.con, "order", parent_ids)
 
 
+def _page_by_page(load_pages, wh: Warehouse, parts: list[tuple], parents: list[str]) -> list | None:
+    """Pages that share a parent (an order in two pages of a group) load one after the other, in order, as
+    they came: what a later page sends replaces what an earlier one did, stale children included."""
+    if len(parts) == 1 or len(parents) == len(set(parents)):
+        return None
+    return [load_pages(wh, [part])[0] for part in parts]
+
+
+def load_orders_pages(wh: Warehouse, parts: list[tuple]) -> list[tuple[int, int]]:
+    """Orders pages, each `(page, shop, items, tag)`: their line items (the ones no longer sent dropped),
+    fulfilment and orders, one statement per step for all the pages."""
+    mapped = [(page, shop, items, *m.order_rows(shop.shop_id, items)) for page, shop, items, _ in parts]
+    ids = [o["order_id"] for *_, orders, _ in mapped for o in orders]
+    alone = _page_by_page(load_orders_pages, wh, parts, ids)
+    if alone is not None:
+        return alone
+    wh.upsert_pages("order_line_items", [(page, lines) for page, *_, lines in mapped], m.LINE_ITEM_COLUMNS)
+    _drop_stale_children(wh, "order_line_items", "order_id", ids, "line_item_id",
+                         [li["line_item_id"] for *_, lines in mapped for li in lines])
+    wh.upsert_pages("order_fulfilment", [(page, m.fulfilment_rows(shop.shop_id, items))
+                                         for page, shop, items, *_ in mapped], m.FULFILMENT_COLUMNS)
+    return wh.upsert_pages("orders", [(page, orders) for page, *_, orders, _ in mapped], m.ORDER_COLUMNS)
+
+
 def load_orders(wh, shop, items, tag):
-    orders, lines = m.order_rows(shop.shop_id, items)
-    wh.upsert("order_line_items", lines, m.LINE_ITEM_COLUMNS)
-    _drop_stale_children(wh, "order_line_items", "order_id", [o["order_id"] for o in orders], "line_item_id",
-                         [li["line_item_id"] for li in lines])
-    load_fulfilment_of_orders(wh, shop, items, tag)
-    return wh.upsert("orders", orders, m.ORDER_COLUMNS)
+    return load_orders_pages(wh, [(wh.page, shop, items, tag)])[0]
 
 
 def load_returns(wh, shop, items, tag):
@@ -118,12 +140,21 @@ def record_status_changes(wh: Warehouse, shop_id: str, items: list[dict]) -> Non
         facts.mark(wh.con, "product", [facts.key(shop_id, pid)])
 
 
-def load_affiliate(wh, shop, items, tag):
-    rows = m.affiliate_rows(shop.shop_id, items)
-    counts = wh.upsert("affiliate_order_items", rows, m.AFFILIATE_COLUMNS)
-    _drop_stale_children(wh, "affiliate_order_items", "order_id", [str(o["id"]) for o in items], "item_key",
-                         [r["item_key"] for r in rows])
+def load_affiliate_pages(wh: Warehouse, parts: list[tuple]) -> list[tuple[int, int]]:
+    """Affiliate orders pages, each `(page, shop, items, tag)`: their items (the ones no longer sent dropped)."""
+    mapped = [(page, m.affiliate_rows(shop.shop_id, items)) for page, shop, items, _ in parts]
+    ids = [str(o["id"]) for _, _, items, _ in parts for o in items]
+    alone = _page_by_page(load_affiliate_pages, wh, parts, ids)
+    if alone is not None:
+        return alone
+    counts = wh.upsert_pages("affiliate_order_items", mapped, m.AFFILIATE_COLUMNS)
+    _drop_stale_children(wh, "affiliate_order_items", "order_id", ids, "item_key",
+                         [r["item_key"] for _, rows in mapped for r in rows])
     return counts
+
+
+def load_affiliate(wh, shop, items, tag):
+    return load_affiliate_pages(wh, [(wh.page, shop, items, tag)])[0]
 
 
 def load_shop_daily(wh, shop, items, tag):
@@ -148,10 +179,6 @@ def load_statements(wh, shop, items, tag):
 
 def load_promotions(wh, shop, items, tag):
     return wh.upsert("promotions", m.promotion_rows(shop.shop_id, items), m.PROMOTION_COLUMNS)
-
-
-def load_fulfilment_of_orders(wh, shop, items, tag):
-    return wh.upsert("order_fulfilment", m.fulfilment_rows(shop.shop_id, items), m.FULFILMENT_COLUMNS)
 
 
 def load_warehouses(wh, shop, items, tag):
@@ -213,10 +240,11 @@ H3, D3, D7, D30 = timedelta(hours=3), timedelta(days=3), timedelta(days=7), time
 #: in sync order: shop performance first, it tells how far analytics go
 RESOURCES: dict[str, ResourceSpec] = {r.name: r for r in (
     ResourceSpec("shop_performance", "shop_performance", "daily", D7, load_shop_daily),
-    ResourceSpec("orders", "orders", "updated", H3, load_orders),
+    ResourceSpec("orders", "orders", "updated", H3, load_orders, load_pages=load_orders_pages),
     ResourceSpec("returns", "returns", "updated", H3, load_returns),
     ResourceSpec("cancellations", "cancellations", "updated", H3, load_cancellations),
-    ResourceSpec("affiliate_orders", "affiliate_orders", "created", D30, load_affiliate, window_field="create_time"),
+    ResourceSpec("affiliate_orders", "affiliate_orders", "created", D30, load_affiliate, window_field="create_time",
+                 load_pages=load_affiliate_pages),
     ResourceSpec("products", "products", "updated", H3, load_products, inclusive_end=True),
     ResourceSpec("product_performance", "product_performance", "daily_list", D7, load_product_daily),
     ResourceSpec("video_performance", "video_performance", "daily_list", D7, load_video_daily),

@@ -157,10 +157,10 @@ class _Run:
         """Run a read or a write of its own (one transaction) in the writer's thread, one at a time."""
         return await self.writer.run(job)
 
-    async def load_page(self, archive: Callable[[], RawPage], load: Callable[[RawPage], Any]) -> Any:
+    async def load_page(self, job: PageJob) -> Any:
         """Archive a page, then load it with the other shops' waiting pages in one transaction
         (`shoplens.sync.writer`)."""
-        return await self.writer.page(PageJob(archive, load))
+        return await self.writer.page(job)
 
 
 def _time_requests(spec: ResourceSpec, cursor: Cursor | None, run: _Run) -> list[Request]:
@@ -369,14 +369,16 @@ async def _sync_request(client, run: _Run, shop: ShopRef, spec: ResourceSpec, re
                                       seq=seq, params=request.params, body=request.body, tag=request.tag,
                                       data=page.data, window_end=completes, final=final)
 
-        def load(archived: RawPage, items=items, completes=completes, final=final,
-                 latest=latest) -> tuple[int, int]:
-            counts = spec.load(run.warehouse, shop, items, request.tag)
+        def then(counts: tuple[int, int], completes=completes, final=final, latest=latest) -> tuple[int, int]:
             if final and completes is not None:
                 write_cursor(run.warehouse, shop.shop_id, spec.name, Cursor(completes, latest), datetime.now(UTC))
             return counts
 
-        inserted, updated = await run.load_page(archive, load)
+        def load(archived: RawPage, items=items, then=then) -> tuple[int, int]:
+            return then(spec.load(run.warehouse, shop, items, request.tag))
+
+        together = None if spec.load_pages is None else (spec.load_pages, (shop, items, request.tag))
+        inserted, updated = await run.load_page(PageJob(archive, load, together, then))
         result.pages += 1
         result.inserted += inserted
         result.updated += updated
@@ -425,7 +427,7 @@ async def _sync_ads(run: _Run, shop: ShopRef, advertiser_id: str) -> None:
                         write_cursor(run.warehouse, shop.shop_id, AD_RESOURCE, Cursor(completes), datetime.now(UTC))
                     return counts
 
-                inserted, updated = await run.load_page(archive, load)
+                inserted, updated = await run.load_page(PageJob(archive, load))
                 result.pages += 1
                 result.inserted += inserted
                 result.updated += updated

@@ -33,6 +33,11 @@ class PageJob:
 
     archive: Callable[[], RawPage]
     load: Callable[[RawPage], Any]
+    #: optional (loader, args): `loader(warehouse, [(page, *args), ...])` loads several pages at once, one
+    #: value per page (`ResourceSpec.load_pages`); a group's pages with the same loader go in one call
+    #: instead of `load`, and `then(value)` gives each page's result (what `load` does after loading)
+    together: tuple[Callable, tuple] | None = None
+    then: Callable[[Any], Any] = lambda value: value
 
 
 def load_group(warehouse: Warehouse, jobs: Sequence[PageJob]) -> list[tuple[bool, Any]]:
@@ -52,9 +57,25 @@ def load_group(warehouse: Warehouse, jobs: Sequence[PageJob]) -> list[tuple[bool
         with warehouse.loading_page(page):
             return jobs[n].load(page)
 
+    def load_all() -> list[tuple[int, Any]]:
+        """Every page of the group: those that can, together with the pages of the same loader."""
+        loaded: dict[int, Any] = {}
+        together: dict[Callable, list[tuple[int, RawPage]]] = {}
+        for n, page in archived:
+            if jobs[n].together is None:
+                loaded[n] = load(n, page)
+            else:
+                together.setdefault(jobs[n].together[0], []).append((n, page))
+        for loader, pages in together.items():
+            warehouse.record_pages([page for _, page in pages])
+            values = loader(warehouse, [(page, *jobs[n].together[1]) for n, page in pages])
+            for (n, _), value in zip(pages, values, strict=True):
+                loaded[n] = jobs[n].then(value)
+        return list(loaded.items())
+
     try:
         with warehouse.transaction():
-            loaded = [(n, load(n, page)) for n, page in archived]
+            loaded = load_all()
     except Exception as exc:  # noqa: BLE001
         if len(archived) == 1:
             outcomes[archived[0][0]] = (False, exc)

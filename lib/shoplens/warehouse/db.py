@@ -193,15 +193,28 @@ class Warehouse:
     def loading_page(self, page: RawPage) -> Iterator[None]:
         """Record `page` in raw_pages and stamp it on every traced row upserted meanwhile; call inside
         `transaction()`, so the page and its rows land together."""
-        # a replay loads a page again: delete, then insert (INSERT OR REPLACE costs more, see `upsert`)
-        self.con.execute("DELETE FROM raw_pages WHERE run_id = ? AND seq = ?", [page.run_id, page.seq])
-        self.con.execute("INSERT INTO raw_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [page.run_id, page.seq, page.shop_id, page.resource, page.file, page.line, page.fetched_at])
+        self.record_pages([page])
         self._page = page
         try:
             yield
         finally:
             self._page = None
+
+    @property
+    def page(self) -> RawPage | None:
+        """The page `loading_page()` is loading, if any."""
+        return self._page
+
+    def record_pages(self, pages: Sequence[RawPage]) -> None:
+        """Record `pages` in raw_pages, one statement per run (a replay loads a page again: delete, then
+        insert; INSERT OR REPLACE costs more, see `upsert`)."""
+        for run_id in dict.fromkeys(p.run_id for p in pages):
+            mine = [p for p in pages if p.run_id == run_id]
+            self.con.execute("DELETE FROM raw_pages WHERE run_id = ? AND list_contains(?, seq)",
+                             [run_id, [p.seq for p in mine]])
+            self.con.execute("INSERT INTO raw_pages SELECT " + ", ".join(f"unnest(${n + 1})" for n in range(7)),
+                             [list(c) for c in zip(*((p.run_id, p.seq, p.shop_id, p.resource, p.file, p.line,
+                                                      p.fetched_at) for p in mine), strict=True)])
 
     def upsert(self, table: str, records: list[dict], columns: dict[str, str]) -> tuple[int, int]:
         """Insert or replace `records` into `table`; call inside `transaction()`. Returns (inserted, updated).
@@ -212,41 +225,61 @@ class Warehouse:
         "Updated" counts only rows whose content changed: a record re-read unchanged counts in neither.
         Inside `loading_page()`, rows of a traced table also get that page (not part of their content).
         """
-        if not records:
-            return 0, 0
+        return self.upsert_pages(table, [(self._page, records)], columns)[0]
+
+    def upsert_pages(self, table: str, parts: Sequence[tuple[RawPage | None, list[dict]]],
+                     columns: dict[str, str]) -> list[tuple[int, int]]:
+        """`upsert` of several pages' records at once, each row of a traced table stamped with its own page;
+        (inserted, updated) per page. One statement per step for all of them when the table's key is one
+        text column and no key repeats across pages (the pages of one writer group: each statement on a
+        table of millions costs a few ms whatever its size); otherwise page after page, as `upsert`."""
         key = list(TABLE_KEYS[table])
+        parts = [(page, list({tuple(r.get(k) for k in key): r for r in records}.values()))  # a repeated key:
+                 for page, records in parts]                                              # the last
+        keys = [tuple(r.get(k) for k in key) for _, rows in parts for r in rows]
+        if len(parts) > 1 and (len(key) > 1 or columns[key[0]] != "str" or len(set(keys)) < len(keys)):
+            return [self.upsert_pages(table, [part], columns)[0] for part in parts]
+        rows = [r for _, part_rows in parts for r in part_rows]
+        if not rows:
+            return [(0, 0)] * len(parts)
         content = [c for c, kind in columns.items() if kind != "now"]
-        rows = list({tuple(r.get(k) for k in key): r for r in records}.values())  # a repeated key: the last
         # the batch as a temp table, a typed list per column unnested together (no DataFrame: ~3 ms less a page)
         lists = [[_plain(r.get(c), columns[c]) for r in rows] for c in content]
+        lists.append([n for n, (_, part_rows) in enumerate(parts) for _ in part_rows])
         self.con.execute("CREATE OR REPLACE TEMP TABLE _batch AS SELECT "
-                         + ", ".join(f"unnest(${n + 1}) AS {c}" for n, c in enumerate(content)), lists)
+                         + ", ".join(f"unnest(${n + 1}) AS {c}" for n, c in enumerate([*content, "_part"])), lists)
         select = ", ".join(_CAST[kind].format(c=c) for c, kind in columns.items())
-        join = " AND ".join(f"t.{k} = {_CAST[columns[k]].format(c='b.' + k)}" for k in key)
         cast_content = ", ".join(_CAST[columns[c]].format(c=c) for c in content)
         insert, params = list(columns), []
-        if self._page is not None and table in TRACED_TABLES:
+        if table in TRACED_TABLES and any(page is not None for page, _ in parts):
             insert += ["page_run", "page_seq"]
-            select += ", CAST(? AS VARCHAR), CAST(? AS INTEGER)"
-            params = [self._page.run_id, self._page.seq]
+            select += ", CAST(list_extract(?, _part + 1) AS VARCHAR), CAST(list_extract(?, _part + 1) AS INTEGER)"
+            params = [[page and page.run_id for page, _ in parts], [page and page.seq for page, _ in parts]]
         if len(key) == 1 and columns[key[0]] == "str":
             # the rows there now for the batch's keys, deleted through the primary key's index (one pass;
             # a join would read the whole key column, the cost of the history), then the batch inserted:
             # INSERT OR REPLACE costs a fixed ~0.15 s a statement on millions of rows (bench/incremental.py)
             old = self.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {key[0]}) RETURNING "
                                    f"{', '.join(content)}", [lists[content.index(key[0])]]).fetchall()
-            new = self.con.execute(f"SELECT {cast_content} FROM _batch").fetchall() if old else []
-            existing, same = len(old), len(set(old) & set(new))
+            new = self.con.execute(f"SELECT _part, {cast_content} FROM _batch").fetchall() if old else []
             self.con.execute(f"INSERT INTO {table} ({', '.join(insert)}) SELECT {select} FROM _batch", params)
+            at = content.index(key[0])
+            there, kept = {r[at] for r in old}, set(old)
+            existing, same = [0] * len(parts), [0] * len(parts)
+            for part, *values in new:
+                existing[part] += values[at] in there
+                same[part] += tuple(values) in kept
         else:
+            join = " AND ".join(f"t.{k} = {_CAST[columns[k]].format(c='b.' + k)}" for k in key)
             current = f"SELECT {', '.join('t.' + c for c in content)} FROM {table} t SEMI JOIN _batch b ON {join}"
-            existing, same = self.con.execute(
+            there, unchanged = self.con.execute(
                 f"WITH cur AS ({current}) SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM "
                 f"(SELECT {cast_content} FROM _batch INTERSECT SELECT * FROM cur))").fetchone()
+            existing, same = [there], [unchanged]  # one page: pages are upserted one by one on this path
             self.con.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(insert)}) SELECT {select} FROM _batch",
                              params)
-        self._mark_facts(table, rows, changed=len(rows) - same)
-        return len(rows) - existing, existing - same
+        self._mark_facts(table, rows, changed=len(rows) - sum(same))
+        return [(len(part_rows) - e, e - s) for (_, part_rows), e, s in zip(parts, existing, same, strict=True)]
 
     def _mark_facts(self, table: str, rows: list[dict], *, changed: int) -> None:
         """Record the keys whose derived facts this write makes stale (`shoplens.warehouse.facts`)."""
