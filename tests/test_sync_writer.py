@@ -122,8 +122,10 @@ def group_jobs(wh: Warehouse, archive: RawArchive, pages: list[tuple[str, str, l
             return archive.append(shop_id=shop_id, resource=resource, run_id=run_id, seq=seq, params=None,
                                   body=None, tag=None, data={"items": items}, window_end=None, final=True)
 
-        jobs.append(PageJob(archive_page, lambda page, shop=shop, items=items, spec=spec: spec.load(wh, shop, items, None),
-                            (loader(spec), (shop, items, None)) if together else None))
+        def load(page, shop=shop, items=items, spec=spec):
+            return spec.load(wh, shop, items, None)
+
+        jobs.append(PageJob(archive_page, load, (loader(spec), (shop, items, None)) if together else None))
     return jobs
 
 
@@ -155,7 +157,8 @@ def test_a_groups_pages_loaded_together_equal_the_same_pages_loaded_one_by_one(t
              ("S1", "orders", [order("O7", "S1")])]
     extra = {"id": "O2-9", "product_id": "P9", "sku_id": "K9", "sale_price": "1.00", "currency": "GBP"}
     repeated = [  # O2 in both pages: the second page wins, the line item only the first sent is dropped
-        ("S0", "orders", [dict(order("O2", "S0"), status="IN_TRANSIT", line_items=[order("O2", "S0")["line_items"][0], extra])]),
+        ("S0", "orders", [dict(order("O2", "S0"), status="IN_TRANSIT",
+                               line_items=[*order("O2", "S0")["line_items"], extra])]),
         ("S0", "orders", [dict(order("O2", "S0"), status="COMPLETED")])]
     outcomes, states, calls = {}, {}, {}
     for together in (False, True):

@@ -166,13 +166,19 @@ STOCK_DAILY = """
     ), ranges AS (  -- the scope's days within the shop's snapshot span: the days computed, never the history
         SELECT sc.shop_id, sc.sku_id, greatest(sc.lo, span.first) AS lo, least(sc.hi, span.last) AS hi
         FROM {scope} sc JOIN span USING (shop_id) WHERE greatest(sc.lo, span.first) <= least(sc.hi, span.last)
-    ), snapshots AS (
-        SELECT i.* FROM inventory_snapshots i SEMI JOIN (SELECT DISTINCT shop_id, sku_id FROM ranges) sc
-          ON sc.shop_id = i.shop_id AND sc.sku_id = i.sku_id
-    ), keys AS (
-        SELECT DISTINCT i.shop_id, i.sku_id, i.warehouse_id, i.product_id FROM snapshots i
     ), bounds AS (
         SELECT shop_id, sku_id, min(lo) AS lo, max(hi) AS hi FROM ranges GROUP BY ALL
+    ), snapshots AS (  -- each SKU's snapshots from its first day computed on, and, as one more snapshot the
+                       -- day before, the stock `stock_daily` carries there from the ones before (none on a
+                       -- rebuild: its first day is the shop's first snapshot), so no history is read
+        SELECT i.shop_id, i.sku_id, i.warehouse_id, i.product_id, i.date, i.available
+        FROM inventory_snapshots i JOIN bounds b USING (shop_id, sku_id)
+        WHERE i.date >= b.lo AND i.date >= (SELECT min(lo) FROM bounds)
+        UNION ALL
+        SELECT d.shop_id, d.sku_id, d.warehouse_id, d.product_id, d.date, d.stock
+        FROM stock_daily d JOIN bounds b USING (shop_id, sku_id) WHERE d.date = b.lo - 1
+    ), keys AS (
+        SELECT DISTINCT i.shop_id, i.sku_id, i.warehouse_id, i.product_id FROM snapshots i
     ), carried AS (  -- the snapshot each place's stock is carried from on its first day computed
         SELECT i.shop_id, i.sku_id, i.warehouse_id, max(i.date) AS since
         FROM snapshots i JOIN bounds b USING (shop_id, sku_id) WHERE i.date <= b.lo GROUP BY ALL
