@@ -173,7 +173,7 @@ STOCK_DAILY = """
                        -- rebuild: its first day is the shop's first snapshot), so no history is read
         SELECT i.shop_id, i.sku_id, i.warehouse_id, i.product_id, i.date, i.available
         FROM inventory_snapshots i JOIN bounds b USING (shop_id, sku_id)
-        WHERE i.date >= b.lo AND i.date >= (SELECT min(lo) FROM bounds)
+        WHERE i.date >= b.lo  -- DuckDB pushes the smallest `lo` into the scan: old row groups are skipped
         UNION ALL
         SELECT d.shop_id, d.sku_id, d.warehouse_id, d.product_id, d.date, d.stock
         FROM stock_daily d JOIN bounds b USING (shop_id, sku_id) WHERE d.date = b.lo - 1
@@ -387,12 +387,18 @@ def _moved_as_of(con) -> list[str]:
 
 
 def _temp(con, name: str, columns: str, rows: list[tuple]) -> str:
-    """A temp table of `rows` (one statement: a list per column, unnested together); `columns` as DDL, or
-    "LIKE <table>"."""
-    if columns.startswith("LIKE "):  # the columns of a table (the rows a DELETE ... RETURNING * gave)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {columns[5:]} LIMIT 0")
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+    """A temp table of `rows` (one statement: a list per column, unnested together); `columns` as DDL."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+    return _fill(con, name, rows)
+
+
+def _temp_like(con, name: str, table: str, rows: list[tuple]) -> str:
+    """A temp table of `rows` with the columns of `table` (the rows a DELETE ... RETURNING * gave)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {table} LIMIT 0")
+    return _fill(con, name, rows)
+
+
+def _fill(con, name: str, rows: list[tuple]) -> str:
     if rows:
         lists = [list(column) for column in zip(*rows, strict=True)]
         con.execute(f"INSERT INTO {name} SELECT {', '.join(f'unnest(${n + 1})' for n in range(len(lists)))}", lists)
@@ -431,7 +437,7 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
         "SELECT shop_id || chr(31) || buyer_id FROM _o WHERE buyer_id IS NOT NULL").fetchall()}
     con.execute("CREATE OR REPLACE TEMP TABLE _bk AS SELECT * FROM buyer_keys WHERE list_contains(?, buyer)",
                 [sorted(buyers)])
-    _temp(con, "_of_removed", "LIKE order_facts",
+    _temp_like(con, "_of_removed", "order_facts",
           con.execute("DELETE FROM order_facts WHERE list_contains(?, order_id) RETURNING *", params).fetchall())
     # an order's buyer before: nearly always its buyer now, whose key `_bk` holds; any other looked up
     old_keys = [r[0] for r in con.execute("SELECT DISTINCT buyer_key FROM _of_removed WHERE buyer_key IS NOT NULL "
@@ -454,13 +460,13 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     aff = "(SELECT * FROM affiliate_order_items WHERE list_contains($orders, order_id))"
     _rows_of(con, "_of", "order_facts", ORDER_FACTS_ROWS.format(o="_o", win="_win", bk="_bk", aff=aff), {"orders": orders})
     # the buyers' other orders: only the per-buyer columns can have changed
-    others = con.execute("""SELECT w.order_id, w.first_paid, w.prev_counted_time FROM _win w
-                            WHERE NOT list_contains($orders, w.order_id)""", {"orders": orders}).fetchall()
-    con.execute("CREATE OR REPLACE TEMP TABLE _others_before AS SELECT * FROM order_facts LIMIT 0")
-    con.execute("CREATE OR REPLACE TEMP TABLE _others_after AS SELECT * FROM order_facts LIMIT 0")
+    others = [r[0] for r in con.execute("SELECT order_id FROM _win WHERE NOT list_contains($orders, order_id)",
+                                        {"orders": orders}).fetchall()]
+    _temp_like(con, "_others_before", "order_facts", [])
+    _temp_like(con, "_others_after", "order_facts", [])
     if others:
         con.execute("INSERT INTO _others_before SELECT * FROM order_facts WHERE list_contains(?, order_id)",
-                    [[r[0] for r in others]])
+                    [others])
         con.execute("""INSERT INTO _others_after
                        SELECT b.* REPLACE (w.first_paid AS first_paid, w.prev_counted_time AS prev_counted_time)
                        FROM _others_before b JOIN _win w USING (order_id)
@@ -472,7 +478,7 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     _rollup(con, "order_rollup", added="(SELECT * FROM _of UNION ALL SELECT * FROM _others_after)",
             removed="(SELECT * FROM _of_removed UNION ALL SELECT * FROM _others_before)")
     # line items of the changed orders: the ones there before, and the ones written now
-    _temp(con, "_lif_removed", "LIKE line_item_facts",
+    _temp_like(con, "_lif_removed", "line_item_facts",
           con.execute("DELETE FROM line_item_facts WHERE list_contains(?, order_id) RETURNING *", params).fetchall())
     lines = "(SELECT * FROM order_line_items WHERE list_contains($orders, order_id))"
     _rows_of(con, "_lif", "line_item_facts", LINE_ITEM_FACTS_ROWS.format(li=lines, of="_of"), {"orders": orders})
@@ -514,7 +520,7 @@ def _rollup(con, table: str, *, added: str, removed: str) -> None:
 def _rows_of(con, name: str, table: str, rows_sql: str, params=None) -> None:
     """Compute rows of `table` into the temp table `name` (same columns), then add them to `table`: what
     follows reads them there instead of looking their keys up again."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {table} LIMIT 0")
+    _temp_like(con, name, table, [])
     con.execute(f"INSERT INTO {name} {rows_sql}", params or [])
     con.execute(f"INSERT INTO {table} SELECT * FROM {name}")
 
