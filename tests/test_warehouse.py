@@ -9,6 +9,7 @@ from shoplens.errors import WarehouseError
 from shoplens.sync.mapping import ORDER_COLUMNS, SHOP_COLUMNS
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.schema import MIGRATIONS
+from shoplens.warehouse.temp import take, take_like
 
 
 def order(order_id, sub_total, status="COMPLETED", update_time=1_794_000_000):
@@ -51,6 +52,18 @@ def test_duplicate_keys_in_one_batch_keep_the_last():
     with Warehouse() as wh, wh.transaction():
         wh.upsert("orders", [order("1", "5"), order("1", "7")], ORDER_COLUMNS)
         assert wh.rows("SELECT sub_total FROM orders")[0][0] == Decimal("7")
+
+
+def test_take_moves_the_matching_rows_out_of_a_table_into_a_temp_table():
+    with Warehouse() as wh, wh.transaction():
+        wh.upsert("orders", [order(str(n), str(n)) for n in range(5)], ORDER_COLUMNS)
+        assert take_like(wh.con, "_moved", "orders", "list_contains(?, order_id)", [["1", "3", "9"]]) == 2
+        assert [r[0] for r in wh.rows("SELECT order_id FROM orders ORDER BY 1")] == ["0", "2", "4"]
+        assert wh.rows("SELECT order_id, sub_total FROM _moved ORDER BY 1") == [("1", Decimal("1")), ("3", Decimal("3"))]
+        assert [r[0] for r in wh.rows("DESCRIBE _moved")] == [r[0] for r in wh.rows("DESCRIBE orders")]
+        assert take(wh.con, "_none", "orders", "order_id = ?", ["9"], "order_id, status") == 0
+        assert [r[0] for r in wh.rows("DESCRIBE _none")] == ["_rid", "order_id", "status"]
+        assert wh.count("orders") == 3
 
 
 def test_a_failed_transaction_leaves_the_warehouse_as_it_was():

@@ -105,8 +105,14 @@ def load_orders(wh, shop, items, tag):
     return load_orders_pages(wh, [(wh.page, shop, items, tag)])[0]
 
 
+def load_returns_pages(wh: Warehouse, parts: list[tuple]) -> list[tuple[int, int]]:
+    """Returns pages, each `(page, shop, items, tag)`: one statement per step for all the pages."""
+    return wh.upsert_pages("refunds", [(page, m.refund_rows(shop.shop_id, items)) for page, shop, items, _ in parts],
+                           m.REFUND_COLUMNS)
+
+
 def load_returns(wh, shop, items, tag):
-    return wh.upsert("refunds", m.refund_rows(shop.shop_id, items), m.REFUND_COLUMNS)
+    return load_returns_pages(wh, [(wh.page, shop, items, tag)])[0]
 
 
 def load_cancellations(wh, shop, items, tag):
@@ -241,7 +247,7 @@ H3, D3, D7, D30 = timedelta(hours=3), timedelta(days=3), timedelta(days=7), time
 RESOURCES: dict[str, ResourceSpec] = {r.name: r for r in (
     ResourceSpec("shop_performance", "shop_performance", "daily", D7, load_shop_daily),
     ResourceSpec("orders", "orders", "updated", H3, load_orders, load_pages=load_orders_pages),
-    ResourceSpec("returns", "returns", "updated", H3, load_returns),
+    ResourceSpec("returns", "returns", "updated", H3, load_returns, load_pages=load_returns_pages),
     ResourceSpec("cancellations", "cancellations", "updated", H3, load_cancellations),
     ResourceSpec("affiliate_orders", "affiliate_orders", "created", D30, load_affiliate, window_field="create_time",
                  load_pages=load_affiliate_pages),

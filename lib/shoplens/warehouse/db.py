@@ -20,6 +20,7 @@ from shoplens.errors import WarehouseError
 from shoplens.warehouse import facts
 from shoplens.warehouse.results import Results
 from shoplens.warehouse.schema import MIGRATIONS, MONEY, TABLE_KEYS, TRACED_TABLES
+from shoplens.warehouse.temp import take
 
 
 _CAST = {
@@ -256,19 +257,20 @@ class Warehouse:
             select += ", CAST(list_extract(?, _part + 1) AS VARCHAR), CAST(list_extract(?, _part + 1) AS INTEGER)"
             params = [[page and page.run_id for page, _ in parts], [page and page.seq for page, _ in parts]]
         if len(key) == 1 and columns[key[0]] == "str":
-            # the rows there now for the batch's keys, deleted through the primary key's index (one pass;
-            # a join would read the whole key column, the cost of the history), then the batch inserted:
-            # INSERT OR REPLACE costs a fixed ~0.15 s a statement on millions of rows (bench/incremental.py)
-            old = self.con.execute(f"DELETE FROM {table} WHERE list_contains(?, {key[0]}) RETURNING "
-                                   f"{', '.join(content)}", [lists[content.index(key[0])]]).fetchall()
-            new = self.con.execute(f"SELECT _part, {cast_content} FROM _batch").fetchall() if old else []
-            self.con.execute(f"INSERT INTO {table} ({', '.join(insert)}) SELECT {select} FROM _batch", params)
-            at = content.index(key[0])
-            there, kept = {r[at] for r in old}, set(old)
+            # the rows there now for the batch's keys, moved out through the primary key's index (one pass;
+            # a join would read the whole key column, the cost of the history), compared with the batch in
+            # SQL, then the batch inserted: INSERT OR REPLACE costs a fixed ~0.15 s a statement on millions
+            # of rows (bench/incremental.py)
             existing, same = [0] * len(parts), [0] * len(parts)
-            for part, *values in new:
-                existing[part] += values[at] in there
-                same[part] += tuple(values) in kept
+            if take(self.con, "_old", table, f"list_contains(?, {key[0]})", [lists[content.index(key[0])]],
+                    ", ".join(content)):
+                alike = " AND ".join(f"o.{c} IS NOT DISTINCT FROM {_CAST[columns[c]].format(c='b.' + c)}"
+                                     for c in content)
+                for part, there, unchanged in self.con.execute(
+                        f"SELECT b._part, count(*), count(*) FILTER ({alike}) FROM _batch b JOIN _old o "
+                        f"ON o.{key[0]} = b.{key[0]} GROUP BY b._part").fetchall():
+                    existing[part], same[part] = there, unchanged
+            self.con.execute(f"INSERT INTO {table} ({', '.join(insert)}) SELECT {select} FROM _batch", params)
         else:
             join = " AND ".join(f"t.{k} = {_CAST[columns[k]].format(c='b.' + k)}" for k in key)
             current = f"SELECT {', '.join('t.' + c for c in content)} FROM {table} t SEMI JOIN _batch b ON {join}"

@@ -33,6 +33,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from shoplens.warehouse.temp import take_like
+from shoplens.warehouse.temp import temp as _temp
+from shoplens.warehouse.temp import temp_like as _temp_like
+
 SEP = "\x1f"
 #: table -> (kind, key columns) recorded by `Warehouse.upsert` for every row it writes
 TRACKED = {
@@ -386,25 +390,6 @@ def _moved_as_of(con) -> list[str]:
     """).fetchall()]
 
 
-def _temp(con, name: str, columns: str, rows: list[tuple]) -> str:
-    """A temp table of `rows` (one statement: a list per column, unnested together); `columns` as DDL."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-    return _fill(con, name, rows)
-
-
-def _temp_like(con, name: str, table: str, rows: list[tuple]) -> str:
-    """A temp table of `rows` with the columns of `table` (the rows a DELETE ... RETURNING * gave)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {table} LIMIT 0")
-    return _fill(con, name, rows)
-
-
-def _fill(con, name: str, rows: list[tuple]) -> str:
-    if rows:
-        lists = [list(column) for column in zip(*rows, strict=True)]
-        con.execute(f"INSERT INTO {name} SELECT {', '.join(f'unnest(${n + 1})' for n in range(len(lists)))}", lists)
-    return name
-
-
 def _incremental(con, changes: dict[str, set[str]]) -> None:
     orders = sorted(changes.get("order", set()))
     cost_skus = [tuple(k.split(SEP)) for k in changes.get("sku", set())]
@@ -427,7 +412,7 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
 
     Each key list goes through an index once (at 10M orders a lookup of 2,000 keys costs 0.1-0.4 s): the
     changed orders (`_o`), their new facts (`_of`) and line items (`_lif`) are kept in temp tables for what
-    follows, the rows replaced are deleted with RETURNING what the refresh needs of them."""
+    follows, the rows replaced are moved into temp tables (`take_like`) for what the refresh needs of them."""
     if not orders:
         return []
     params = [orders]
@@ -437,8 +422,7 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
         "SELECT shop_id || chr(31) || buyer_id FROM _o WHERE buyer_id IS NOT NULL").fetchall()}
     con.execute("CREATE OR REPLACE TEMP TABLE _bk AS SELECT * FROM buyer_keys WHERE list_contains(?, buyer)",
                 [sorted(buyers)])
-    _temp_like(con, "_of_removed", "order_facts",
-          con.execute("DELETE FROM order_facts WHERE list_contains(?, order_id) RETURNING *", params).fetchall())
+    take_like(con, "_of_removed", "order_facts", "list_contains(?, order_id)", params)
     # an order's buyer before: nearly always its buyer now, whose key `_bk` holds; any other looked up
     old_keys = [r[0] for r in con.execute("SELECT DISTINCT buyer_key FROM _of_removed WHERE buyer_key IS NOT NULL "
                                           "AND buyer_key NOT IN (SELECT buyer_key FROM _bk) ORDER BY 1").fetchall()]
@@ -478,8 +462,7 @@ def _order_facts(con, orders: list[str]) -> list[tuple]:
     _rollup(con, "order_rollup", added="(SELECT * FROM _of UNION ALL SELECT * FROM _others_after)",
             removed="(SELECT * FROM _of_removed UNION ALL SELECT * FROM _others_before)")
     # line items of the changed orders: the ones there before, and the ones written now
-    _temp_like(con, "_lif_removed", "line_item_facts",
-          con.execute("DELETE FROM line_item_facts WHERE list_contains(?, order_id) RETURNING *", params).fetchall())
+    take_like(con, "_lif_removed", "line_item_facts", "list_contains(?, order_id)", params)
     lines = "(SELECT * FROM order_line_items WHERE list_contains($orders, order_id))"
     _rows_of(con, "_lif", "line_item_facts", LINE_ITEM_FACTS_ROWS.format(li=lines, of="_of"), {"orders": orders})
     _units(con)
