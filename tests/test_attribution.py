@@ -282,6 +282,12 @@ def test_the_click_generator_is_deterministic_and_clicks_before_orders():
     assert all(c.visitor_id and len(c.visitor_id) == 22 for c in clicks)
     text = clicks_csv(clicks[:2])
     assert text.splitlines()[0] == "code,time,visitor_id,buyer_id" and "+00:00" in text
+    # the same links under other codes (the demo makes new random ones each run): the same clicks on them
+    recoded = [{**link, "code": f"Z{len(links) - n}"} for n, link in enumerate(links)]
+    again = generate_clicks(business, recoded)
+    what = {link["code"]: (link["channel"], link["creator"]) for link in links + recoded}
+    assert sorted((what[c.code], c.time, c.visitor_id, c.buyer_id) for c in again) == \
+        sorted((what[c.code], c.time, c.visitor_id, c.buyer_id) for c in clicks)
     source = Path(__file__).resolve().parents[1] / "lib/shoplens/sandbox/clicks.py"
     imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
     assert not any(m.startswith(("shoplens.links", "shoplens.warehouse", "shoplens.sync")) for m in imported)

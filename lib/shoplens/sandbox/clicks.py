@@ -65,6 +65,10 @@ def demo_links(business: Business, shop_id: str, *, creators: int = 4) -> list[d
     return specs
 
 
+#: what a link is (its code last: two links alike but for their codes are ordered by them)
+_LINK_ORDER = ("campaign", "creator", "channel", "target", "content", "code")
+
+
 def generate_clicks(business: Business, links: Iterable[Mapping], *, seed: int = 0, share: float = 0.2,
                     max_days_before: float = 9.0, anonymous_per_link: int = 12) -> list[Click]:
     """Clicks on `links` (mappings with code, shop_id, creator) for the business's buyers, in time order.
@@ -81,7 +85,9 @@ def generate_clicks(business: Business, links: Iterable[Mapping], *, seed: int =
         by_shop.setdefault(link["shop_id"], []).append(link)
     clicks: list[Click] = []
     for shop_id in sorted(by_shop):
-        shop_links = sorted(by_shop[shop_id], key=lambda link: link["code"])
+        # in the order of what the links are, not of their codes: a link's code is random, and the demo
+        # makes new ones each run, so ordering by code gave each run's creators different clicks
+        shop_links = sorted(by_shop[shop_id], key=lambda link: tuple(str(link.get(k)) for k in _LINK_ORDER))
         rng = random.Random(f"sandbox-clicks:{business.seed}:{seed}:{shop_id}")
         named: set[str] = set()
         for order in business.orders.get(shop_id, []):
@@ -99,10 +105,10 @@ def generate_clicks(business: Business, links: Iterable[Mapping], *, seed: int =
                 clicks.append(Click(link["code"], order.create_time - round(offset), visitor,
                                     order.buyer_id if logged_in else None))
         start, end = _window(business)
-        for link in shop_links:
+        for place, link in enumerate(shop_links):
             for n in range(anonymous_per_link):
                 clicks.append(Click(link["code"], rng.randrange(start, end),
-                                    visitor_of(seed, f"anonymous:{link['code']}:{n}"), None))
+                                    visitor_of(seed, f"anonymous:{shop_id}:{place}:{n}"), None))
     clicks.sort(key=lambda c: (c.time, c.code, c.visitor_id))
     return clicks
 
