@@ -262,12 +262,12 @@ class Warehouse:
             # SQL, then the batch inserted: INSERT OR REPLACE costs a fixed ~0.15 s a statement on millions
             # of rows (bench/incremental.py)
             existing, same = [0] * len(parts), [0] * len(parts)
-            if take(self.con, "_old", table, f"list_contains(?, {key[0]})", [lists[content.index(key[0])]],
+            if take(self.con, "_replaced", table, f"list_contains(?, {key[0]})", [lists[content.index(key[0])]],
                     ", ".join(content)):
                 alike = " AND ".join(f"o.{c} IS NOT DISTINCT FROM {_CAST[columns[c]].format(c='b.' + c)}"
                                      for c in content)
                 for part, there, unchanged in self.con.execute(
-                        f"SELECT b._part, count(*), count(*) FILTER ({alike}) FROM _batch b JOIN _old o "
+                        f"SELECT b._part, count(*), count(*) FILTER ({alike}) FROM _batch b JOIN _replaced o "
                         f"ON o.{key[0]} = b.{key[0]} GROUP BY b._part").fetchall():
                     existing[part], same[part] = there, unchanged
             self.con.execute(f"INSERT INTO {table} ({', '.join(insert)}) SELECT {select} FROM _batch", params)

@@ -167,7 +167,8 @@ BACKLOG_DAILY = """
 STOCK_SPAN = "(SELECT shop_id, min(date) AS first, max(date) AS last FROM inventory_snapshots GROUP BY ALL)"
 STOCK_DAILY = """
     INSERT INTO stock_daily
-    WITH span AS (SELECT * FROM {span}), ranges AS (  -- the scope's days within the shop's snapshot span: the days computed, never the history
+    WITH span AS (SELECT * FROM {span}),
+    ranges AS (  -- the scope's days within the shop's snapshot span: the days computed, never the history
         SELECT sc.shop_id, sc.sku_id, greatest(sc.lo, span.first) AS lo, least(sc.hi, span.last) AS hi
         FROM {scope} sc JOIN span USING (shop_id) WHERE greatest(sc.lo, span.first) <= least(sc.hi, span.last)
     ), bounds AS (
@@ -639,9 +640,9 @@ def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: l
         shop_id, sku_id, day = key.split(SEP)
         scope.append((shop_id, sku_id, date.fromisoformat(day), FAR_FUTURE))
     scope += [(shop_id, sku_id, FAR_PAST, FAR_FUTURE) for shop_id, sku_id in cost_skus]  # lead times: every day
-    spans = _stock_spans(con, changes)
     before = {r[0]: (r[1], date.fromisoformat(r[2])) for r in con.execute(
         "SELECT shop_id, since, value FROM fact_state WHERE name = 'stock_span'").fetchall()}
+    spans = _stock_spans(con, changes, before)
     for shop_id, (first, last) in spans.items():
         old = before.get(shop_id)
         if old is None or old[0] != first:
@@ -677,14 +678,13 @@ def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: l
         "u.date", [(_shift(lo, -14), _shift(hi, 1)) for _, _, lo, hi in scope], "DATE")))
 
 
-def _stock_spans(con, changes: dict[str, set[str]]) -> dict[str, tuple[date, date]]:
+def _stock_spans(con, changes: dict[str, set[str]], saved: dict[str, tuple[date, date]]) -> dict[str, tuple[date, date]]:
     """Each shop's snapshot span as `_stock_span` (shop_id, first, last), without reading the snapshots: the
-    span the last refresh saved, widened by the days of the snapshots loaded since (every one is recorded,
+    span the last refresh saved (`saved`), widened by the days of the snapshots loaded since (every one is recorded,
     and snapshots are never deleted: a snapshot API keeps each day's rows). Only a shop with no span saved
     is read (its snapshots alone). At 10M orders and 900 days, reading every snapshot took 3.6M rows a
     refresh, three times over."""
-    spans = {r[0]: (r[1], date.fromisoformat(r[2])) for r in con.execute(
-        "SELECT shop_id, since, value FROM fact_state WHERE name = 'stock_span'").fetchall()}
+    spans = dict(saved)
     loaded: dict[str, list[date]] = {}
     for key in changes.get("stock", ()):
         shop_id, _, day = key.split(SEP)
