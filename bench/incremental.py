@@ -307,8 +307,9 @@ def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
         now = source.rows("SELECT end_s FROM bench_meta")[0][0] + run * 3600
         records = changes(source, rng, run, changed, now)
     copy = WorkingCopy(home)
-    wh = copy.open()
     started = time.perf_counter()
+    wh = copy.open()  # DuckDB replays the log written since the last compaction: part of every sync's cost
+    opened = time.perf_counter()
     pages, groups = load(home, wh, records, run, now)
     loaded = time.perf_counter()
     mode = wh.refresh_facts(incremental=True)
@@ -317,7 +318,7 @@ def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
     copy.close(wh)
     published = copy.publish()
     done = time.perf_counter()
-    return {"load_s": loaded - started, "derive_s": derived - loaded, "publish_s": done - derived,
+    return {"open_s": opened - started, "load_s": loaded - opened, "derive_s": derived - loaded, "publish_s": done - derived,
             "total_s": done - started, "published_mb_written": (written_bytes() - before) / 2**20,
             "publish_mode": published.mode, "refresh_mode": mode, "pages": pages, "groups": groups,
             "orders": sum(len(v) for (_, res), v in records.items() if res == "orders")}
@@ -388,7 +389,7 @@ def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed:
         print(f"today's way: {naive}", flush=True)
         file_mb = working_path(home).stat().st_size / 2**20
     steady = [r for r in runs if r["publish_mode"] == "append"] or runs
-    med = {k: statistics.median(r[k] for r in steady) for k in ("load_s", "derive_s", "publish_s", "total_s",
+    med = {k: statistics.median(r[k] for r in steady) for k in ("open_s", "load_s", "derive_s", "publish_s", "total_s",
                                                                    "published_mb_written")}
     return {"orders": orders, "days": days, "file_mb": round(file_mb), "runs": runs, "reader_open_s": reader_open_s,
             "log_mb": log_mb, "compact_s": compact_s, "compacted_open_s": compacted_open_s, "median": med, "naive": naive,
@@ -423,11 +424,11 @@ def main() -> None:
         "full_refresh_s": round(naive_total, 3),
         "published_mb_written": round(big["median"]["published_mb_written"], 2),
         "full_published_mb_written": round(big["naive"]["published_mb_written"], 1),
-        "parts": {"load_s": round(big["median"]["load_s"], 3), "derive_s": round(big["median"]["derive_s"], 3),
+        "parts": {"open_s": round(big["median"]["open_s"], 3), "load_s": round(big["median"]["load_s"], 3), "derive_s": round(big["median"]["derive_s"], 3),
                   "publish_s": round(big["median"]["publish_s"], 3),
                   "full_derive_s": round(big["naive"]["derive_s"], 2),
                   "full_publish_s": round(big["naive"]["publish_s"], 2)},
-        "parts_small": {k: round(small["median"][k], 3) for k in ("load_s", "derive_s", "publish_s")},
+        "parts_small": {k: round(small["median"][k], 3) for k in ("open_s", "load_s", "derive_s", "publish_s")},
         "full_refresh_small_s": round(small["median"]["load_s"] + small["naive"]["derive_s"]
                                       + small["naive"]["publish_s"], 3),
         "warehouse_mb": big["file_mb"], "warehouse_small_mb": small["file_mb"],
@@ -464,6 +465,8 @@ def write_doc(r: dict) -> None:
         f"a transaction: {r['runs'][-1]['pages']} pages in {r.get('groups', r['runs'][-1]['pages'])} transactions), "
         "on synthetic warehouses of "
         f"{r['orders']:,} orders ({r['warehouse_mb']} MB) and {r['small_orders']:,} ({r['warehouse_small_mb']} MB). "
+        "A sync's time starts when it opens the working copy: DuckDB replays there the log written since the "
+        "last compaction (docs/sync.md, \"Publish\"). "
         "Medians of the syncs that published by appending their log (the first after the initial whole copy "
         "has no idle replica yet, so it copies the file). "
         "Today's way, on the same data in the same run: the same load, every fact rebuilt, the whole file copied "
@@ -471,11 +474,14 @@ def write_doc(r: dict) -> None:
         "replica equals the working copy: checked by the bench."),
         ["| measure | incremental | today's way (rebuild + copy) |",
          "|---|---|---|",
-         f"| sync of {r['changed_orders']:,} changed orders on {r['orders']:,} orders: load + derive + publish | "
-         f"**{r['incremental_s']} s** ({p['load_s']} + {p['derive_s']} + {p['publish_s']}) | {r['full_refresh_s']} s "
-         f"({p['load_s']} + {p['full_derive_s']} + {p['full_publish_s']}) |",
-         f"| the same on {r['small_orders']:,} orders | {r['incremental_1m_s']} s ({ps['load_s']} + {ps['derive_s']} "
-         f"+ {ps['publish_s']}) | {r['full_refresh_small_s']} s |",
+         f"| sync of {r['changed_orders']:,} changed orders on {r['orders']:,} orders: open + load + derive + publish "
+         f"| **{r['incremental_s']} s** ({p['open_s']} + {p['load_s']} + {p['derive_s']} + {p['publish_s']}) | "
+         f"{r['full_refresh_s']} s ({p['load_s']} + {p['full_derive_s']} + {p['full_publish_s']}; a file "
+         "checkpointed by every run has no log to replay) |",
+         f"| the same on {r['small_orders']:,} orders | {r['incremental_1m_s']} s ({ps['open_s']} + {ps['load_s']} + "
+         f"{ps['derive_s']} + {ps['publish_s']}) | {r['full_refresh_small_s']} s |",
+         f"| opening the working copy, by sync (replaying its log: {r['log_mb_after_syncs']} MB after the last) | "
+         f"{', '.join(str(x['open_s']) for x in r['runs'])} s | |",
          f"| written to publish | {r['published_mb_written']} MB | {r['full_published_mb_written']} MB |",
          "| target | ≤ 2 s at 10M; at 1M no less than half as long | |"])
 
