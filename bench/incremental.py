@@ -300,28 +300,69 @@ def load(home: Path, wh: Warehouse, records: dict, run: int, now: int) -> tuple[
     return sum(map(len, groups)), len(groups)
 
 
-def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
-    # what the API answered, made from the warehouse through a connection of its own and not timed: the
-    # sync's connection then starts as a real sync's does, with none of the changed rows read yet
-    with Warehouse(working_path(home), read_only=True) as source:
+def api_answers(path: Path, rng: random.Random, run: int, changed: int) -> tuple[dict, int]:
+    """What the API answered (records, the sync's time), made from the warehouse at `path` through a connection
+    of its own and not timed: the sync's connection then starts as a real sync's does, with none of the
+    changed rows read yet."""
+    with Warehouse(path, read_only=True) as source:
         now = source.rows("SELECT end_s FROM bench_meta")[0][0] + run * 3600
-        records = changes(source, rng, run, changed, now)
-    copy = WorkingCopy(home)
-    started = time.perf_counter()
-    wh = copy.open()  # DuckDB replays the log written since the last compaction: part of every sync's cost
-    opened = time.perf_counter()
+        return changes(source, rng, run, changed, now), now
+
+
+def timed(home: Path, wh: Warehouse, records: dict, run: int, now: int, publish_run, started: float,
+          opened: float) -> dict:
+    """Load, derive and publish (`publish_run()`) one sync's records into `wh`, opened from `started` to
+    `opened`; each part timed."""
     pages, groups = load(home, wh, records, run, now)
     loaded = time.perf_counter()
     mode = wh.refresh_facts(incremental=True)
     derived = time.perf_counter()
     before = written_bytes()
-    copy.close(wh)
-    published = copy.publish()
+    published = publish_run()
     done = time.perf_counter()
-    return {"open_s": opened - started, "load_s": loaded - opened, "derive_s": derived - loaded, "publish_s": done - derived,
-            "total_s": done - started, "published_mb_written": (written_bytes() - before) / 2**20,
-            "publish_mode": published.mode, "refresh_mode": mode, "pages": pages, "groups": groups,
+    return {"open_s": opened - started, "load_s": loaded - opened, "derive_s": derived - loaded,
+            "publish_s": done - derived, "total_s": done - started,
+            "published_mb_written": (written_bytes() - before) / 2**20, "publish_mode": published.mode,
+            "refresh_mode": mode, "pages": pages, "groups": groups,
             "orders": sum(len(v) for (_, res), v in records.items() if res == "orders")}
+
+
+def one_sync(home: Path, rng: random.Random, run: int, changed: int) -> dict:
+    records, now = api_answers(working_path(home), rng, run, changed)
+    copy = WorkingCopy(home)
+    started = time.perf_counter()
+    wh = copy.open()  # DuckDB replays the log written since the last compaction: part of every sync's cost
+    opened = time.perf_counter()
+
+    def close_and_publish():
+        copy.close(wh)
+        return copy.publish()
+
+    return timed(home, wh, records, run, now, close_and_publish, started, opened)
+
+
+def resident_syncs(home: Path, rng: random.Random, first: int, repeat: int, changed: int) -> tuple[float, list]:
+    """The same kind of syncs through a writer that stays open (`shoplens.warehouse.resident`, what the
+    webhook receiver's worker uses): opened once (timed apart), then each sync loads, derives and publishes
+    without closing. The API's answers are made from the published replica (another file): the working
+    copy stays the resident's. Returns (seconds to open, runs)."""
+    from shoplens.config import warehouse_path
+    from shoplens.warehouse.resident import ResidentWriter
+
+    resident, runs = ResidentWriter(home), []
+    started = time.perf_counter()
+    resident.hold()
+    open_s = time.perf_counter() - started
+    try:
+        for run in range(first, first + repeat):
+            records, now = api_answers(warehouse_path(home), rng, run, changed)
+            started = time.perf_counter()
+            runs.append(timed(home, resident.warehouse, records, run, now, resident.publish, started, started))
+            print(f"resident sync {run}: " + json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                                                         for k, v in runs[-1].items()}), flush=True)
+    finally:
+        resident.release()
+    return open_s, runs
 
 
 # --- 3. the comparison: today's way on the same data --------------------------------------------------
@@ -381,6 +422,8 @@ def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed:
         publish(home)
         compact_s = time.perf_counter() - started
         compacted_open_s = reader_open(home)
+        # twice as many through the resident: a long-lived process's memory fills over its first syncs
+        resident_open_s, resident_runs = resident_syncs(home, rng, repeat + 1, 2 * repeat, changed)
         incremental = fingerprints(working_path(home), DERIVED)
         published = fingerprints(home / "data" / "shoplens.duckdb", DERIVED + ("orders", "order_line_items"))
         working = fingerprints(working_path(home), DERIVED + ("orders", "order_line_items"))
@@ -391,7 +434,11 @@ def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed:
     steady = [r for r in runs if r["publish_mode"] == "append"] or runs
     med = {k: statistics.median(r[k] for r in steady) for k in ("open_s", "load_s", "derive_s", "publish_s", "total_s",
                                                                    "published_mb_written")}
+    resident = [r for r in resident_runs if r["publish_mode"] == "append"] or resident_runs
+    med_resident = {k: statistics.median(r[k] for r in resident) for k in ("load_s", "derive_s", "publish_s",
+                                                                            "total_s")}
     return {"orders": orders, "days": days, "file_mb": round(file_mb), "runs": runs, "reader_open_s": reader_open_s,
+            "resident_runs": resident_runs, "resident_open_s": resident_open_s, "median_resident": med_resident,
             "log_mb": log_mb, "compact_s": compact_s, "compacted_open_s": compacted_open_s, "median": med, "naive": naive,
             "facts_match": incremental == rebuilt, "published_matches": published == working,
             "differences": sorted(t for t in DERIVED if incremental[t] != rebuilt[t])}
@@ -421,6 +468,13 @@ def main() -> None:
         "orders": big["orders"], "changed_orders": args.changed, "days": big["days"], "small_days": small["days"],
         "incremental_s": round(big["median"]["total_s"], 3),
         "incremental_1m_s": round(small["median"]["total_s"], 3), "small_orders": small["orders"],
+        "incremental_resident_s": round(big["median_resident"]["total_s"], 3),
+        "incremental_resident_1m_s": round(small["median_resident"]["total_s"], 3),
+        "parts_resident": {k: round(v, 3) for k, v in big["median_resident"].items() if k != "total_s"},
+        "parts_resident_small": {k: round(v, 3) for k, v in small["median_resident"].items() if k != "total_s"},
+        "resident_open_s": round(big["resident_open_s"], 3), "resident_open_small_s": round(small["resident_open_s"], 3),
+        "runs_resident": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
+                          for r in big["resident_runs"]],
         "full_refresh_s": round(naive_total, 3),
         "published_mb_written": round(big["median"]["published_mb_written"], 2),
         "full_published_mb_written": round(big["naive"]["published_mb_written"], 1),
@@ -453,7 +507,7 @@ def main() -> None:
 
 
 def write_doc(r: dict) -> None:
-    p, ps = r["parts"], r["parts_small"]
+    p, ps, pr, prs = r["parts"], r["parts_small"], r["parts_resident"], r["parts_resident_small"]
     update_section("incremental", (
         f"Measured {r['measured_at']} on {r['machine']} (load average {', '.join(map(str, r['load_average']))} at the "
         "end: the machine was shared) by `bench/incremental.py`: a sync that loads "
@@ -469,6 +523,9 @@ def write_doc(r: dict) -> None:
         "last compaction (docs/sync.md, \"Publish\"). "
         "Medians of the syncs that published by appending their log (the first after the initial whole copy "
         "has no idle replica yet, so it copies the file). "
+        "Then, after a compaction, twice as many syncs through a writer that stays open (what the webhook "
+        "receiver's worker uses; docs/sync.md, \"A writer that stays open\"): opened once, each sync loads, "
+        "derives and publishes without closing. "
         "Today's way, on the same data in the same run: the same load, every fact rebuilt, the whole file copied "
         "and fsynced. The rebuilt facts equal the incremental ones (a fingerprint per table) and the published "
         "replica equals the working copy: checked by the bench."),
@@ -480,6 +537,10 @@ def write_doc(r: dict) -> None:
          "checkpointed by every run has no log to replay) |",
          f"| the same on {r['small_orders']:,} orders | {r['incremental_1m_s']} s ({ps['open_s']} + {ps['load_s']} + "
          f"{ps['derive_s']} + {ps['publish_s']}) | {r['full_refresh_small_s']} s |",
+         f"| the same syncs through a writer that stays open (load + derive + publish; opened once, "
+         f"{r['resident_open_s']} s, right after a compaction) | **{r['incremental_resident_s']} s** "
+         f"({pr['load_s']} + {pr['derive_s']} + {pr['publish_s']}); at {r['small_orders']:,} orders "
+         f"{r['incremental_resident_1m_s']} s ({prs['load_s']} + {prs['derive_s']} + {prs['publish_s']}) | |",
          f"| opening the working copy, by sync (replaying its log: {r['log_mb_after_syncs']} MB after the last) | "
          f"{', '.join(str(x['open_s']) for x in r['runs'])} s | |",
          f"| written to publish | {r['published_mb_written']} MB | {r['full_published_mb_written']} MB |",

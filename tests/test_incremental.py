@@ -260,6 +260,8 @@ def test_the_incremental_bench_runs_at_a_tiny_size_and_checks_its_comparison(tmp
     assert 0 < result["published_mb_written"] < result["full_published_mb_written"]
     assert {r["publish_mode"] for r in result["runs"]} == {"copy", "append"}
     # a sync's time starts when it opens the working copy (the log is replayed there), and ends published
+    assert 0 < result["incremental_resident_s"] and 0 < result["incremental_resident_1m_s"]
+    assert {r["publish_mode"] for r in result["runs_resident"]} <= {"copy", "append"}
     for run in result["runs"] + result["runs_small"]:
         assert run["open_s"] > 0
         assert run["total_s"] == pytest.approx(run["open_s"] + run["load_s"] + run["derive_s"] + run["publish_s"],

@@ -35,6 +35,7 @@ from shoplens.tiktok.ads import AdsClient
 from shoplens.tiktok.endpoints import ENDPOINTS
 from shoplens.warehouse import RawPage, Warehouse
 from shoplens.warehouse.publish import WorkingCopy, carry_over, working_path
+from shoplens.warehouse.reference import workspace_writer
 from shoplens.suggest import unknown
 
 #: refresh an access token this long before it expires
@@ -513,27 +514,20 @@ def run_sync(settings: Settings, *, authorizations: list[TokenSource] | None = N
     receiver records the notifications this run answers, so both are published together)."""
     options = options or SyncOptions()
     home = settings.home
-    with sync_lock(home):
+    with workspace_writer(home) as warehouse:  # the sync lock; the facts refreshed and published at the end
         sources = authorizations if authorizations is not None else token_sources(settings)
         summary = SyncSummary()
-        copy = WorkingCopy(home)
-        warehouse = copy.open()
-        try:
-            run = _Run(settings, warehouse, RawArchive(home / ARCHIVE_DIR), summary, options,
-                       observer or Observer(), int(time.time()), client_options=client_options or {})
-            limiter = RateLimiter(qps=settings.api_qps)
+        run = _Run(settings, warehouse, RawArchive(home / ARCHIVE_DIR), summary, options,
+                   observer or Observer(), int(time.time()), client_options=client_options or {})
+        limiter = RateLimiter(qps=settings.api_qps)
 
-            async def main() -> None:
-                for tokens in sources:
-                    await _sync_authorization(run, tokens, limiter, transport)
+        async def main() -> None:
+            for tokens in sources:
+                await _sync_authorization(run, tokens, limiter, transport)
 
-            run_coroutine(main)
-            if before_publish is not None:
-                before_publish(warehouse, summary)
-            warehouse.refresh_facts(incremental=True)
-        finally:
-            copy.close(warehouse)
-        copy.publish()
+        run_coroutine(main)
+        if before_publish is not None:
+            before_publish(warehouse, summary)
     return summary
 
 

@@ -157,17 +157,32 @@ class WorkingCopy:
         return publish(self.home)
 
 
-def _record(home: Path, *, new_lineage: bool = False, compact: bool = False) -> dict:
-    """How far the working copy's log goes (`data/sync/publish.json`): a continuation of the lineage when the
-    base file is the same and the published part of the log unchanged; else (or past COMPACT_BYTES, or
-    `compact`) the working copy is checkpointed and a new lineage starts."""
+def appendable(home: Path) -> bool:
+    """Whether the working copy's log continues the recorded lineage and is short enough to publish by
+    appending, with no checkpoint: what a writer that stays open asks before publishing without closing
+    (a checkpoint needs the file closed)."""
+    return _continuation(home)[0]
+
+
+def _continuation(home: Path, *, new_lineage: bool = False) -> tuple[bool, dict | None, int]:
+    """(the log continues the lineage within COMPACT_BYTES, the recorded state, the log's length)."""
     work = working_path(home)
     state = _read_json(_state_path(home))
     log = _wal(work)
     length = log.stat().st_size if log.exists() else 0
     same = (not new_lineage and state is not None and state.get("base") == _stamp(work)
             and length >= state["wal_bytes"] and _tail(log, state["wal_bytes"]) == state["tail"])
-    if same and not compact and length <= COMPACT_BYTES:
+    return same and length <= COMPACT_BYTES, state, length
+
+
+def _record(home: Path, *, new_lineage: bool = False, compact: bool = False) -> dict:
+    """How far the working copy's log goes (`data/sync/publish.json`): a continuation of the lineage when the
+    base file is the same and the published part of the log unchanged; else (or past COMPACT_BYTES, or
+    `compact`) the working copy is checkpointed and a new lineage starts."""
+    work = working_path(home)
+    log = _wal(work)
+    continues, state, length = _continuation(home, new_lineage=new_lineage)
+    if continues and not compact:
         if length == state["wal_bytes"]:
             return state
         lineage = state["lineage"]
@@ -211,7 +226,8 @@ def _append(source: Path, start: int, end: int, replica: Path, have: int) -> int
 
 def publish(home: Path) -> Published:
     """Bring the idle replica to the working copy (its log's new bytes, or a whole copy) and point
-    `data/shoplens.duckdb` at it. Run under the sync lock, after `WorkingCopy.close()`."""
+    `data/shoplens.duckdb` at it. Run under the sync lock, after `WorkingCopy.close()`, or by a writer that
+    stays open while its log is `appendable` (`shoplens.warehouse.resident`)."""
     started = time.perf_counter()
     work = working_path(home)
     state = _record(home)  # a writer that did not close() through WorkingCopy (or a copy from before replicas)

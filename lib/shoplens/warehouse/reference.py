@@ -20,6 +20,7 @@ from shoplens.locks import sync_lock
 from shoplens.suggest import unknown
 from shoplens.warehouse.db import Warehouse
 from shoplens.warehouse.publish import WorkingCopy
+from shoplens.warehouse.resident import resident_for
 
 FX_COLUMNS = {"currency": "str", "date": "date", "per_eur": "decimal", "source": "str", "loaded_at": "now"}
 COST_COLUMNS = {"shop_id": "str", "sku_id": "str", "currency": "str", "unit_cost": "money", "source": "str",
@@ -107,7 +108,13 @@ def parse_costs(text: str, name: str) -> list[dict]:
 @contextlib.contextmanager
 def workspace_writer(home: Path, *, refresh_facts: bool = True) -> Iterator[Warehouse]:
     """The working warehouse under the sync lock; facts refreshed and published when the block succeeds.
-    `refresh_facts=False` for writes no fact depends on (alert state, webhook notifications)."""
+    `refresh_facts=False` for writes no fact depends on (alert state, webhook notifications). In a process
+    that keeps the working copy open (`shoplens.warehouse.resident`), through that writer."""
+    resident = resident_for(home)
+    if resident is not None:
+        with resident.writing(refresh_facts=refresh_facts) as warehouse:
+            yield warehouse
+        return
     with sync_lock(home):
         copy = WorkingCopy(home)
         warehouse = copy.open()

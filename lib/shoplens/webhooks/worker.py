@@ -41,12 +41,16 @@ from shoplens.errors import ShoplensError, SyncError
 from shoplens.journal import iter_chunks
 from shoplens.warehouse import Warehouse
 from shoplens.warehouse.reference import workspace_writer
+from shoplens.warehouse.resident import ResidentWriter
 from shoplens.webhooks.events import (DEAUTHORIZATION, PRODUCT_TYPES, SYNC_RESOURCES, UPCOMING_EXPIRY, Notification,
                                       parse)
 from shoplens.webhooks.receiver import PREFIX, is_notification
 
 log = logging.getLogger("shoplens.webhooks")
-#: the table the operations metrics (issue #15) keep product statuses in; written when it exists
+#: how often an idle worker looks for a writer waiting for the sync lock; how long it waits after stepping
+#: aside (or failing to take the lock) before it takes the lock again
+TEND_EVERY_S = 0.25
+HOLD_AGAIN_S = 2.0
 
 
 @dataclass
@@ -92,6 +96,9 @@ class Worker:
         self.offsets: dict[str, int] = {}
         self.batches: list[Batch] = []
         self.idle = threading.Event()
+        #: the working copy kept open between batches (docs/webhooks.md, "A writer that stays open")
+        self.resident = ResidentWriter(self.home)
+        self._hold_after = 0.0
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> Worker:
@@ -118,22 +125,41 @@ class Worker:
             return dict(warehouse.rows("SELECT file, loaded_bytes FROM webhook_log_files"))
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            if not self._wake.wait(timeout=5.0):
-                self.idle.set()
-                continue
-            if self._stop.wait(self.coalesce):  # a burst within `coalesce` seconds becomes one batch
-                break
-            self._wake.clear()
-            try:
-                self.run_once()
-            except Exception as exc:  # keep serving; the batch is read again on the next wake
-                log.error("webhook batch failed: %s", exc)
-                self._say(f"batch failed ({type(exc).__name__}: {exc}); it is read again on the next notification")
-                self._stop.wait(self.retry_pause)
-                self._wake.set()
-            if not self._wake.is_set():
-                self.idle.set()
+        try:
+            while not self._stop.is_set():
+                self._tend()
+                if not self._wake.wait(timeout=TEND_EVERY_S):
+                    self.idle.set()
+                    continue
+                if self._stop.wait(self.coalesce):  # a burst within `coalesce` seconds becomes one batch
+                    break
+                self._wake.clear()
+                self._tend()
+                try:
+                    self.run_once()
+                except Exception as exc:  # keep serving; the batch is read again on the next wake
+                    log.error("webhook batch failed: %s", exc)
+                    self._say(f"batch failed ({type(exc).__name__}: {exc}); it is read again on the next "
+                              "notification")
+                    self._stop.wait(self.retry_pause)
+                    self._wake.set()
+                if not self._wake.is_set():
+                    self.idle.set()
+        finally:
+            self.resident.release()
+
+    def _tend(self) -> None:
+        """Between batches: step aside for a writer that asked for the sync lock, or, when none waits, open
+        the working copy again (its log replayed here, not in the next batch)."""
+        try:
+            if self.resident.step_aside_if_asked():
+                self._say("stepped aside for another writer of the workspace")
+                self._hold_after = time.monotonic() + HOLD_AGAIN_S
+            elif not self.resident.held and time.monotonic() >= self._hold_after and not self.resident.asked():
+                self._hold_after = time.monotonic() + HOLD_AGAIN_S
+                self.resident.hold()
+        except Exception as exc:  # keep serving: the next batch opens the working copy itself
+            log.error("resident writer: %s", exc)
 
     # --- one batch ---------------------------------------------------------------------------------------
     def run_once(self) -> Batch | None:
