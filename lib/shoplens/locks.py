@@ -90,6 +90,7 @@ class SyncLock(WorkspaceLock):
     @staticmethod
     def _refusal(holder: str) -> SyncError:
         if RESIDENT in holder:
+            holder = holder.replace(f" ({RESIDENT})", "")
             return SyncError(f"the resident writer of this workspace ({holder}) did not step aside within "
                              f"{YIELD_WAIT_S:.0f} s; check that `shoplens webhooks serve` is running normally, "
                              "or stop it and try again")

@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -204,11 +206,27 @@ def serve_forever(receiver: Receiver, host: str, port: int, *, say=print, starte
     except OSError as exc:
         raise WebhookError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from None
     say(f"receiving on {url_of(sock)}{PATH}; notifications logged to {receiver.journal.directory}")
-    started()
+    # uvicorn stops on SIGTERM, restores the handler it found and raises the signal again: with the default
+    # handler the process would die there, before `stopped()` (the worker closes the working copy it holds)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
     try:
+        started()
         uvicorn.Server(_config(receiver, "warning")).run(sockets=[sock])
+    except _Terminated:
+        pass  # a service stopped by SIGTERM (systemd's stop) exits 0 once the worker has stopped
     finally:
         stopped()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
 
 
 __all__ = ["PATH", "Receiver", "ReceiverServer", "create_app", "is_notification", "log_dir", "recent_ids",
