@@ -3,8 +3,9 @@
 Each is an exclusive, non-blocking flock on a file under `data/`. The kernel releases it when the holder
 dies (even by SIGKILL), so a crash never leaves a stale lock behind; the second comer is told who holds it
 and since when, and gets an error (a non-zero exit). One exception: a sync lock held by a resident writer
-(a long-lived process that keeps the working copy open between runs) is asked to step aside, and waited for. Below sync, warehouse and reports, which all use it:
-it must never import anything from shoplens but the exception tree.
+(a long-lived process that keeps the working copy open between runs) is asked to step aside, and waited
+for. Below sync, warehouse and reports, which all use it: it must never import anything from shoplens but
+the exception tree.
 """
 
 from __future__ import annotations
