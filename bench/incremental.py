@@ -300,6 +300,11 @@ def load(home: Path, wh: Warehouse, records: dict, run: int, now: int) -> tuple[
     return sum(map(len, groups)), len(groups)
 
 
+def rounded(run: dict) -> dict:
+    """A run's figures to the millisecond, for the JSON and the progress lines."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in run.items()}
+
+
 def api_answers(path: Path, rng: random.Random, run: int, changed: int) -> tuple[dict, int]:
     """What the API answered (records, the sync's time), made from the warehouse at `path` through a connection
     of its own and not timed: the sync's connection then starts as a real sync's does, with none of the
@@ -358,8 +363,7 @@ def resident_syncs(home: Path, rng: random.Random, first: int, repeat: int, chan
             records, now = api_answers(warehouse_path(home), rng, run, changed)
             started = time.perf_counter()
             runs.append(timed(home, resident.warehouse, records, run, now, resident.publish, started, started))
-            print(f"resident sync {run}: " + json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                                                         for k, v in runs[-1].items()}), flush=True)
+            print(f"resident sync {run}: " + json.dumps(rounded(runs[-1])), flush=True)
     finally:
         resident.release()
     return open_s, runs
@@ -413,8 +417,7 @@ def measure(orders: int, shops: int, days: int, changed: int, repeat: int, seed:
         runs = []
         for run in range(1, repeat + 1):
             runs.append(one_sync(home, rng, run, changed))
-            print(f"sync {run}: " + json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                                                for k, v in runs[-1].items()}), flush=True)
+            print(f"sync {run}: " + json.dumps(rounded(runs[-1])), flush=True)
         reader_open_s = reader_open(home)
         log_mb = working_path(home).with_name("working.duckdb.wal").stat().st_size / 2**20
         copy, started = WorkingCopy(home), time.perf_counter()  # compaction: checkpoint, then whole copies
@@ -472,14 +475,13 @@ def main() -> None:
         "incremental_resident_1m_s": round(small["median_resident"]["total_s"], 3),
         "parts_resident": {k: round(v, 3) for k, v in big["median_resident"].items() if k != "total_s"},
         "parts_resident_small": {k: round(v, 3) for k, v in small["median_resident"].items() if k != "total_s"},
-        "resident_open_s": round(big["resident_open_s"], 3), "resident_open_small_s": round(small["resident_open_s"], 3),
-        "runs_resident": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
-                          for r in big["resident_runs"]],
+        "resident_open_s": round(big["resident_open_s"], 3),
+        "resident_open_small_s": round(small["resident_open_s"], 3),
+        "runs_resident": [rounded(r) for r in big["resident_runs"]],
         "full_refresh_s": round(naive_total, 3),
         "published_mb_written": round(big["median"]["published_mb_written"], 2),
         "full_published_mb_written": round(big["naive"]["published_mb_written"], 1),
-        "parts": {"open_s": round(big["median"]["open_s"], 3), "load_s": round(big["median"]["load_s"], 3), "derive_s": round(big["median"]["derive_s"], 3),
-                  "publish_s": round(big["median"]["publish_s"], 3),
+        "parts": {**{k: round(big["median"][k], 3) for k in ("open_s", "load_s", "derive_s", "publish_s")},
                   "full_derive_s": round(big["naive"]["derive_s"], 2),
                   "full_publish_s": round(big["naive"]["publish_s"], 2)},
         "parts_small": {k: round(small["median"][k], 3) for k in ("open_s", "load_s", "derive_s", "publish_s")},
@@ -490,8 +492,8 @@ def main() -> None:
         "log_mb_after_syncs": round(big["log_mb"], 1), "compact_s": round(big["compact_s"], 1),
         "reader_open_small_s": round(small["reader_open_s"], 2), "compact_small_s": round(small["compact_s"], 1),
         "groups": big["runs"][-1].get("groups"),
-        "runs": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in big["runs"]],
-        "runs_small": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in small["runs"]],
+        "runs": [rounded(r) for r in big["runs"]],
+        "runs_small": [rounded(r) for r in small["runs"]],
         "facts_match_rebuild": big["facts_match"] and small["facts_match"],
         "published_matches_working": big["published_matches"] and small["published_matches"],
         "differences": big["differences"] + small["differences"],
@@ -513,8 +515,8 @@ def write_doc(r: dict) -> None:
         "end: the machine was shared) by `bench/incremental.py`: a sync that loads "
         f"{r['changed_orders']:,} changed orders (70 % new, 27 % status changes of the last 14 days, 3 % late "
         "changes of older orders; with their line items, some dropped, returns, affiliate lines and fulfilment; "
-        "the orders cursor moved; two shops' stock of 200 SKUs each and a product status each; made through a connection of their "
-        "own, so the sync's DuckDB starts with none of them read, as a real sync's) through the real loaders, pages "
+        "the orders cursor moved; two shops' stock of 200 SKUs each and a product status each; made through a "
+        "connection of their own, so the sync's DuckDB starts with none of them read, as a real sync's) through the real loaders, pages "
         "of 100 each archived, then loaded as the sync's writer loads them (the pages the shops bring at once share "
         f"a transaction: {r['runs'][-1]['pages']} pages in {r.get('groups', r['runs'][-1]['pages'])} transactions), "
         "on synthetic warehouses of "

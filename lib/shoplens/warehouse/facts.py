@@ -678,10 +678,11 @@ def _stock(con, changes: dict[str, set[str]], touched: list[tuple], cost_skus: l
         "u.date", [(_shift(lo, -14), _shift(hi, 1)) for _, _, lo, hi in scope], "DATE")))
 
 
-def _stock_spans(con, changes: dict[str, set[str]], saved: dict[str, tuple[date, date]]) -> dict[str, tuple[date, date]]:
+def _stock_spans(con, changes: dict[str, set[str]],
+                 saved: dict[str, tuple[date, date]]) -> dict[str, tuple[date, date]]:
     """Each shop's snapshot span as `_stock_span` (shop_id, first, last), without reading the snapshots: the
-    span the last refresh saved (`saved`), widened by the days of the snapshots loaded since (every one is recorded,
-    and snapshots are never deleted: a snapshot API keeps each day's rows). Only a shop with no span saved
+    span the last refresh saved (`saved`), widened by the days of the snapshots loaded since (every one is
+    recorded, and snapshots are never deleted: a snapshot API keeps each day's rows). Only a shop with no span saved
     is read (its snapshots alone). At 10M orders and 900 days, reading every snapshot took 3.6M rows a
     refresh, three times over."""
     spans = dict(saved)
