@@ -197,3 +197,26 @@ def test_a_bad_page_loaded_together_fails_alone(tmp_path):
     assert calls == [3]  # tried together first, then page by page
     assert sorted(r[0] for r in wh.rows("SELECT shop_id FROM raw_pages")) == ["S1", "S3"]
     assert wh.rows("SELECT order_id FROM orders ORDER BY 1") == [("O1",), ("O2",)]
+
+
+def test_archived_lines_stay_right_across_other_writers_and_torn_members(tmp_path):
+    """An append numbers its line without reading the file again when this process knows the file at its
+    size; a file grown by another process, with a member torn by a kill, is counted again."""
+    import gzip
+    import json
+
+    def append(archive: RawArchive, seq: int):
+        return archive.append(shop_id="S1", resource="orders", run_id="run-1", seq=seq, params=None, body=None,
+                              tag=None, data={"orders": [order(f"O{seq}", "S1")]}, window_end=None, final=True)
+
+    archive = RawArchive(tmp_path / "raw")
+    pages = [append(archive, 1), append(archive, 2)]
+    path = tmp_path / "raw" / pages[0].file
+    record = archive.read_line(pages[0].file, 1) | {"run_id": "run-0", "seq": 3}
+    other = gzip.compress((json.dumps(record) + "\n").encode())
+    with open(path, "ab") as handle:  # another process's page, then one it was killed writing
+        handle.write(other + other[:-5])
+    pages += [append(archive, 4), append(RawArchive(tmp_path / "raw"), 5), append(archive, 6)]
+    assert [p.line for p in pages] == [1, 2, 4, 5, 6]
+    assert [archive.read_line(p.file, p.line)["seq"] for p in pages] == [1, 2, 4, 5, 6]
+    assert [r["seq"] for _, r in archive.pages()] == [3, 1, 2, 4, 5, 6]  # run-0 sorts first

@@ -29,6 +29,11 @@ from shoplens.warehouse import RawPage
 #: where the archive lives in a workspace
 ARCHIVE_DIR = Path("data") / "raw"
 
+#: (size, lines) of each archive file this process counted or appended to. A file only grows by appends, so
+#: while its size is the one recorded, so is its count: a sync's first page of a file does not read the
+#: file again (a day's file holds every run of that day: 0.4 s a sync by the fifth at 2,000 orders an hour)
+_COUNTED: dict[Path, tuple[int, int]] = {}
+
 #: request parameters that never reach the archive
 _PRIVATE = {"app_key", "app_secret", "sign", "timestamp", "access_token", "shop_cipher", "auth_code",
             "refresh_token"}
@@ -46,30 +51,26 @@ def _json_default(value):
 class RawArchive:
     root: Path
 
-    def __post_init__(self) -> None:
-        self._lines: dict[Path, int] = {}  # lines already in each file this archive appended to
-
     def append(self, *, shop_id: str, resource: str, run_id: str, seq: int, params: dict | None, body: dict | None,
                tag: str | None, data: dict, window_end: str | None, final: bool) -> RawPage:
         """Write one page durably; returns where it went (file and line)."""
         fetched = datetime.now(UTC)
         path = self.root / shop_id / resource / f"{fetched.date().isoformat()}.jsonl.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path not in self._lines:
-            self._lines[path] = len(_read_members(path)) if path.exists() else 0
         record = {"fetched_at": fetched.isoformat(), "run_id": run_id, "seq": seq, "shop_id": shop_id,
                   "resource": resource, "tag": tag, "window_end": window_end, "final": final,
                   "request": {"params": {k: v for k, v in (params or {}).items() if k not in _PRIVATE},
                               "body": body},
                   "data": data}
         line = json.dumps(record, ensure_ascii=False, default=_json_default, separators=(",", ":")) + "\n"
+        member = gzip.compress(line.encode("utf-8"))
+        number = _line_count(path) + 1  # one thread appends to a file at a time: a shop's pages go in order
         with open(path, "ab") as handle:
-            handle.write(gzip.compress(line.encode("utf-8")))
+            handle.write(member)
             handle.flush()
             os.fsync(handle.fileno())
-        self._lines[path] += 1
-        return RawPage(run_id, seq, shop_id, resource, path.relative_to(self.root).as_posix(), self._lines[path],
-                       fetched)
+            _COUNTED[path] = (handle.tell(), number)
+        return RawPage(run_id, seq, shop_id, resource, path.relative_to(self.root).as_posix(), number, fetched)
 
     def pages(self) -> list[tuple[RawPage, dict]]:
         """Every archived page with its place, in fetch order (run, then sequence within the run)."""
@@ -100,11 +101,34 @@ class RawArchive:
 _MAGIC = b"\x1f\x8b\x08"
 
 
+def _line_count(path: Path) -> int:
+    """How many records `_read_members` finds in `path`, read only when this process has not counted the file
+    at its present size. Counted without parsing: a complete member passed its CRC, so its line is the JSON
+    that was written."""
+    size = path.stat().st_size if path.exists() else 0
+    counted = _COUNTED.get(path)
+    if counted is not None and counted[0] == size:
+        return counted[1]
+    lines = sum(len(text.splitlines()) for text in _member_texts(path.read_bytes())) if size else 0
+    _COUNTED[path] = (size, lines)
+    return lines
+
+
 def _read_members(path: Path) -> list[dict]:
     """Records of one file. A member torn by a killed process is skipped: later runs append after it,
     so reading resumes at the next gzip header."""
-    raw = path.read_bytes()
-    records, offset = [], 0
+    records = []
+    for text in _member_texts(path.read_bytes()):
+        try:
+            records.extend(json.loads(line) for line in text.splitlines())
+        except ValueError:
+            pass  # a member cut exactly at a line end: the page was never loaded either
+    return records
+
+
+def _member_texts(raw: bytes) -> Iterator[str]:
+    """The text of each complete gzip member of `raw`, in order."""
+    offset = 0
     while offset < len(raw):
         decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
@@ -117,9 +141,8 @@ def _read_members(path: Path) -> list[dict]:
             if offset < 0:
                 break
             continue
-        try:
-            records.extend(json.loads(line) for line in text.decode("utf-8").splitlines())
-        except (UnicodeDecodeError, ValueError):
-            pass  # a member cut exactly at a line end: the page was never loaded either
         offset = len(raw) - len(decoder.unused_data)
-    return records
+        try:
+            yield text.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
